@@ -1,0 +1,3 @@
+module github.com/lanseedd/lanseedd
+
+go 1.26.0

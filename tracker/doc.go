@@ -1,0 +1,3 @@
+// Package tracker is an open-registration BitTorrent tracker (HTTP and UDP)
+// that keeps swarm state in memory.
+package tracker
