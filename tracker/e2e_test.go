@@ -1,0 +1,132 @@
+package tracker_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	alog "github.com/anacrolix/log"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/bencode"
+	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/lanseedd/lanseedd/tracker"
+)
+
+// startTracker serves a tracker over HTTP and UDP on loopback ports and
+// returns its announce URLs.
+func startTracker(tb testing.TB, cfg tracker.Config) (tr *tracker.Tracker, httpURL, udpURL string) {
+	tb.Helper()
+	tr, err := tracker.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conns, err := tracker.ListenUDP(context.Background(), ln.Addr().String(), 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.Serve(ctx, ln, conns) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("Serve: %v", err)
+		}
+	})
+	return tr, "http://" + ln.Addr().String() + "/announce", "udp://" + ln.Addr().String() + "/announce"
+}
+
+func newClient(tb testing.TB, dir string, seed bool) *torrent.Client {
+	tb.Helper()
+	cfg := torrent.NewDefaultClientConfig()
+	cfg.DataDir = dir
+	cfg.ListenHost = func(string) string { return "127.0.0.1" }
+	cfg.ListenPort = 0
+	cfg.NoDHT = true
+	cfg.DisablePEX = true
+	cfg.DisableUTP = true
+	cfg.DisableIPv6 = true
+	cfg.DisableWebtorrent = true
+	cfg.DisableWebseeds = true
+	cfg.NoDefaultPortForwarding = true
+	cfg.DisableAcceptRateLimiting = true
+	cfg.Seed = seed
+	cfg.Logger = alog.Default.WithFilterLevel(alog.Critical)
+	c, err := torrent.NewClient(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestClientsFindEachOther(t *testing.T) {
+	for _, proto := range []string{"http", "udp"} {
+		t.Run(proto, func(t *testing.T) {
+			tr, httpURL, udpURL := startTracker(t, tracker.DefaultConfig())
+			announce := httpURL
+			if proto == "udp" {
+				announce = udpURL
+			}
+
+			seedDir, leechDir := t.TempDir(), t.TempDir()
+			data := make([]byte, 3<<20+12345)
+			rand.Read(data)
+			if err := os.WriteFile(filepath.Join(seedDir, "file.bin"), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			info := metainfo.Info{PieceLength: 256 << 10}
+			if err := info.BuildFromFilePath(filepath.Join(seedDir, "file.bin")); err != nil {
+				t.Fatal(err)
+			}
+			mi := &metainfo.MetaInfo{Announce: announce}
+			var err error
+			if mi.InfoBytes, err = bencode.Marshal(info); err != nil {
+				t.Fatal(err)
+			}
+
+			seeder := newClient(t, seedDir, true)
+			st, err := seeder.AddTorrent(mi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.VerifyData()
+
+			leecher := newClient(t, leechDir, false)
+			lt, err := leecher.AddTorrent(mi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lt.DownloadAll()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			select {
+			case <-lt.Complete().On():
+			case <-ctx.Done():
+				t.Fatalf("download did not complete; tracker stats %+v", tr.Stats())
+			}
+			got, err := os.ReadFile(filepath.Join(leechDir, "file.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatal("downloaded file differs")
+			}
+			s := tr.Stats()
+			if proto == "http" && s.HTTPAnnounces == 0 || proto == "udp" && s.UDPAnnounces == 0 {
+				t.Errorf("no %s announces counted: %+v", proto, s)
+			}
+		})
+	}
+}

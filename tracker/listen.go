@@ -1,0 +1,93 @@
+package tracker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// ListenUDP opens n UDP sockets on addr with SO_REUSEPORT, so that the
+// kernel spreads clients over them and each can be served by its own
+// ServeUDP on its own core.
+func ListenUDP(ctx context.Context, addr string, n int) ([]net.PacketConn, error) {
+	if n < 1 {
+		n = 1
+	}
+	lc := net.ListenConfig{Control: reusePort}
+	conns := make([]net.PacketConn, 0, n)
+	for range n {
+		c, err := lc.ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, fmt.Errorf("tracker: listen udp %s: %w", addr, err)
+		}
+		if len(conns) == 0 {
+			// Later sockets must share the port the first one got (addr
+			// may say port 0).
+			addr = c.LocalAddr().String()
+		}
+		conns = append(conns, c)
+	}
+	return conns, nil
+}
+
+// ListenAndServe serves HTTP and UDP on addr (the same port for both) until
+// ctx is done, with one UDP socket per core, and runs the expiry loop. It
+// returns nil after a clean shutdown.
+func (t *Tracker) ListenAndServe(ctx context.Context, addr string, udpSockets int) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("tracker: listen tcp %s: %w", addr, err)
+	}
+	conns, err := ListenUDP(ctx, ln.Addr().String(), udpSockets)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	return t.Serve(ctx, ln, conns)
+}
+
+// Serve serves HTTP on ln and UDP on conns until ctx is done, and runs the
+// expiry loop. It closes ln and conns before it returns.
+func (t *Tracker) Serve(ctx context.Context, ln net.Listener, conns []net.PacketConn) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &http.Server{
+		Handler:           t,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(conns)+2)
+	for i, c := range conns {
+		wg.Go(func() {
+			if errs[i] = t.ServeUDP(ctx, c); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Go(func() { errs[len(conns)] = t.Run(ctx) })
+	wg.Go(func() {
+		err := srv.Serve(ln)
+		if !errors.Is(err, http.ErrServerClosed) {
+			errs[len(conns)+1] = fmt.Errorf("tracker: serve http: %w", err)
+			cancel()
+		}
+	})
+	<-ctx.Done()
+	shutCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	srv.Shutdown(shutCtx)
+	wg.Wait()
+	for _, c := range conns {
+		c.Close()
+	}
+	return errors.Join(errs...)
+}

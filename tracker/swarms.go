@@ -1,0 +1,473 @@
+package tracker
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// The swarm store keeps peers the way opentracker does: identity is the
+// peer's address and port (the peer id is not kept), and each swarm holds a
+// sorted, packed slice of fixed-size records so that a peer costs about
+// eight bytes.
+//
+// An IPv4 peer is one uint64: address (32 bits), port (16 bits), then a
+// seeder flag and a 15-bit stamp of the second it last announced. Sorting
+// the uint64s sorts by address and port. IPv6 peers live in a separate
+// slice of 20-byte records that most swarms never allocate.
+
+const numShards = 1024
+
+const (
+	seederFlag = 0x8000
+	stampMask  = 0x7fff
+)
+
+// peer6 is an IPv6 address, port (big endian, as on the wire) and flags.
+type peer6 struct {
+	addrPort [18]byte
+	flags    uint16
+}
+
+type swarm struct {
+	v4        []uint64
+	v6        *[]peer6
+	seeders   uint32
+	completed uint32
+}
+
+func (s *swarm) numPeers() int {
+	n := len(s.v4)
+	if s.v6 != nil {
+		n += len(*s.v6)
+	}
+	return n
+}
+
+type shard struct {
+	mu     sync.Mutex
+	swarms map[[20]byte]*swarm
+	_      [40]byte // keep shards' locks on separate cache lines
+}
+
+// swarmStore is the in-memory state of all swarms.
+type swarmStore struct {
+	shards [numShards]shard
+
+	maxSwarms, maxPeersPerSwarm, maxPeers int64
+
+	nSwarms  atomic.Int64
+	nPeers   atomic.Int64
+	nSeeders atomic.Int64
+}
+
+func newSwarmStore(cfg Config) *swarmStore {
+	s := &swarmStore{
+		maxSwarms:        int64(cfg.MaxSwarms),
+		maxPeersPerSwarm: int64(cfg.MaxPeersPerSwarm),
+		maxPeers:         int64(cfg.MaxPeers),
+	}
+	for i := range s.shards {
+		s.shards[i].swarms = make(map[[20]byte]*swarm)
+	}
+	return s
+}
+
+func shardOf(ih *[20]byte) int {
+	// Infohashes are SHA-1 output; a hostile client can aim at one shard but
+	// only slows that shard's own swarms.
+	return int(binary.LittleEndian.Uint16(ih[:2])) % numShards
+}
+
+// Announce events.
+const (
+	eventNone uint8 = iota
+	eventCompleted
+	eventStarted
+	eventStopped
+	eventPaused
+)
+
+// announceOp is what the swarm store needs from an announce.
+type announceOp struct {
+	infohash [20]byte
+	addr     netip.AddrPort // unmapped
+	event    uint8
+	seeder   bool
+	numWant  int
+	stamp    uint16 // current second, masked by stampMask
+}
+
+// announceResult carries the swarm's counts after the announce.
+type announceResult struct {
+	seeders, leechers, completed int
+	n4, n6                       int // peers appended to each buffer
+}
+
+// errSwarmLimit is returned when an announce would create a swarm beyond
+// MaxSwarms.
+var errSwarmLimit = &failure{msg: "tracker is full: too many swarms", retry: true}
+
+// announce records op and appends up to op.numWant other peers in compact
+// form: IPv4 to out4 (6 bytes each), IPv6 to out6 (18 bytes each). wantV4
+// and wantV6 say which families the reply can carry.
+func (s *swarmStore) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) (announceResult, []byte, []byte, error) {
+	var res announceResult
+	sh := &s.shards[shardOf(&op.infohash)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sw := sh.swarms[op.infohash]
+	if sw == nil {
+		if op.event == eventStopped {
+			return res, out4, out6, nil
+		}
+		if s.nSwarms.Add(1) > s.maxSwarms {
+			s.nSwarms.Add(-1)
+			return res, out4, out6, errSwarmLimit
+		}
+		sw = &swarm{}
+		sh.swarms[op.infohash] = sw
+	}
+
+	var flags uint16 = op.stamp & stampMask
+	if op.seeder {
+		flags |= seederFlag
+	}
+	var wasSeeder, existed bool
+	if op.addr.Addr().Is4() {
+		wasSeeder, existed = s.upsert4(sw, op, flags)
+	} else {
+		wasSeeder, existed = s.upsert6(sw, op, flags)
+	}
+	if op.event == eventCompleted && !wasSeeder {
+		sw.completed++
+	}
+	_ = existed
+
+	res.seeders = int(sw.seeders)
+	res.leechers = sw.numPeers() - int(sw.seeders)
+	res.completed = int(sw.completed)
+	if op.event != eventStopped && op.numWant > 0 {
+		out4, out6, res.n4, res.n6 = selectPeers(sw, op, wantV4, wantV6, out4, out6)
+	}
+	if sw.numPeers() == 0 && sw.completed == 0 {
+		delete(sh.swarms, op.infohash)
+		s.nSwarms.Add(-1)
+	}
+	return res, out4, out6, nil
+}
+
+// canAdd reports whether a new peer may be stored in sw.
+func (s *swarmStore) canAdd(sw *swarm) bool {
+	if int64(sw.numPeers()) >= s.maxPeersPerSwarm {
+		return false
+	}
+	if s.nPeers.Add(1) > s.maxPeers {
+		s.nPeers.Add(-1)
+		return false
+	}
+	return true
+}
+
+func key4(addr netip.AddrPort) uint64 {
+	a := addr.Addr().As4()
+	return uint64(binary.BigEndian.Uint32(a[:]))<<32 | uint64(addr.Port())<<16
+}
+
+// search4 returns the index of the first record whose key is >= k.
+func search4(v []uint64, k uint64) int {
+	lo, hi := 0, len(v)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if v[m]&^0xffff < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+func (s *swarmStore) upsert4(sw *swarm, op *announceOp, flags uint16) (wasSeeder, existed bool) {
+	k := key4(op.addr)
+	i := search4(sw.v4, k)
+	if i < len(sw.v4) && sw.v4[i]&^0xffff == k {
+		old := uint16(sw.v4[i])
+		wasSeeder = old&seederFlag != 0
+		if op.event == eventStopped {
+			sw.v4 = append(sw.v4[:i], sw.v4[i+1:]...)
+			s.removed(sw, wasSeeder)
+			return wasSeeder, true
+		}
+		sw.v4[i] = k | uint64(flags)
+		s.flagChange(sw, wasSeeder, op.seeder)
+		return wasSeeder, true
+	}
+	if op.event == eventStopped || !s.canAdd(sw) {
+		return false, false
+	}
+	sw.v4 = growFor(sw.v4, 1)
+	sw.v4 = sw.v4[:len(sw.v4)+1]
+	copy(sw.v4[i+1:], sw.v4[i:])
+	sw.v4[i] = k | uint64(flags)
+	s.added(sw, op.seeder)
+	return false, false
+}
+
+func cmp18(a, b *[18]byte) int {
+	hiA, hiB := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	if hiA != hiB {
+		if hiA < hiB {
+			return -1
+		}
+		return 1
+	}
+	loA, loB := binary.BigEndian.Uint64(a[8:16]), binary.BigEndian.Uint64(b[8:16])
+	if loA != loB {
+		if loA < loB {
+			return -1
+		}
+		return 1
+	}
+	pa, pb := binary.BigEndian.Uint16(a[16:]), binary.BigEndian.Uint16(b[16:])
+	switch {
+	case pa < pb:
+		return -1
+	case pa > pb:
+		return 1
+	}
+	return 0
+}
+
+func key6(addr netip.AddrPort) [18]byte {
+	var k [18]byte
+	a := addr.Addr().As16()
+	copy(k[:16], a[:])
+	binary.BigEndian.PutUint16(k[16:], addr.Port())
+	return k
+}
+
+func (s *swarmStore) upsert6(sw *swarm, op *announceOp, flags uint16) (wasSeeder, existed bool) {
+	k := key6(op.addr)
+	var v []peer6
+	if sw.v6 != nil {
+		v = *sw.v6
+	}
+	lo, hi := 0, len(v)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cmp18(&v[m].addrPort, &k) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	i := lo
+	if i < len(v) && v[i].addrPort == k {
+		wasSeeder = v[i].flags&seederFlag != 0
+		if op.event == eventStopped {
+			v = append(v[:i], v[i+1:]...)
+			s.setV6(sw, v)
+			s.removed(sw, wasSeeder)
+			return wasSeeder, true
+		}
+		v[i].flags = flags
+		s.flagChange(sw, wasSeeder, op.seeder)
+		return wasSeeder, true
+	}
+	if op.event == eventStopped || !s.canAdd(sw) {
+		return false, false
+	}
+	v = append(v, peer6{})
+	copy(v[i+1:], v[i:])
+	v[i] = peer6{addrPort: k, flags: flags}
+	s.setV6(sw, v)
+	s.added(sw, op.seeder)
+	return false, false
+}
+
+func (s *swarmStore) setV6(sw *swarm, v []peer6) {
+	switch {
+	case len(v) == 0:
+		sw.v6 = nil
+	case sw.v6 == nil:
+		sw.v6 = &v
+	default:
+		*sw.v6 = v
+	}
+}
+
+func (s *swarmStore) added(sw *swarm, seeder bool) {
+	if seeder {
+		sw.seeders++
+		s.nSeeders.Add(1)
+	}
+}
+
+func (s *swarmStore) removed(sw *swarm, wasSeeder bool) {
+	s.nPeers.Add(-1)
+	if wasSeeder {
+		sw.seeders--
+		s.nSeeders.Add(-1)
+	}
+}
+
+func (s *swarmStore) flagChange(sw *swarm, was, now bool) {
+	switch {
+	case was && !now:
+		sw.seeders--
+		s.nSeeders.Add(-1)
+	case !was && now:
+		sw.seeders++
+		s.nSeeders.Add(1)
+	}
+}
+
+// selectPeers appends up to op.numWant peers other than the requester,
+// starting at a random place in each family so that every peer gets handed
+// out. A seeder is given only leechers.
+func selectPeers(sw *swarm, op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) ([]byte, []byte, int, int) {
+	var v6 []peer6
+	if sw.v6 != nil && wantV6 {
+		v6 = *sw.v6
+	}
+	var v4 []uint64
+	if wantV4 {
+		v4 = sw.v4
+	}
+	total := len(v4) + len(v6)
+	if total == 0 {
+		return out4, out6, 0, 0
+	}
+	n := op.numWant
+	want4, want6 := len(v4), len(v6)
+	if total > n {
+		want4 = n * len(v4) / total
+		want6 = n - want4
+		if want6 > len(v6) {
+			want4 += want6 - len(v6)
+			want6 = len(v6)
+		}
+	}
+	is4 := op.addr.Addr().Is4()
+	var n4, n6 int
+	if want4 > 0 {
+		var self uint64 = 1 // never a valid key: its low bits are not zero
+		if is4 {
+			self = key4(op.addr)
+		}
+		start := 0
+		if len(v4) > want4 {
+			start = rand.IntN(len(v4))
+		}
+		for j, i := 0, start; j < len(v4) && n4 < want4; j++ {
+			p := v4[i]
+			if i++; i == len(v4) {
+				i = 0
+			}
+			if p&^0xffff == self || (op.seeder && p&seederFlag != 0) {
+				continue
+			}
+			out4 = binary.BigEndian.AppendUint32(out4, uint32(p>>32))
+			out4 = binary.BigEndian.AppendUint16(out4, uint16(p>>16))
+			n4++
+		}
+	}
+	if want6 > 0 {
+		var self [18]byte
+		if !is4 {
+			self = key6(op.addr)
+		}
+		start := 0
+		if len(v6) > want6 {
+			start = rand.IntN(len(v6))
+		}
+		for j, i := 0, start; j < len(v6) && n6 < want6; j++ {
+			p := &v6[i]
+			if i++; i == len(v6) {
+				i = 0
+			}
+			if (!is4 && p.addrPort == self) || (op.seeder && p.flags&seederFlag != 0) {
+				continue
+			}
+			out6 = append(out6, p.addrPort[:]...)
+			n6++
+		}
+	}
+	return out4, out6, n4, n6
+}
+
+// scrape returns the counts of one swarm.
+func (s *swarmStore) scrape(ih *[20]byte) (seeders, leechers, completed int, ok bool) {
+	sh := &s.shards[shardOf(ih)]
+	sh.mu.Lock()
+	sw := sh.swarms[*ih]
+	if sw != nil {
+		seeders, leechers, completed, ok = int(sw.seeders), sw.numPeers()-int(sw.seeders), int(sw.completed), true
+	}
+	sh.mu.Unlock()
+	return
+}
+
+// expire removes peers whose stamp is older than timeout seconds, and
+// swarms left empty or (if allowed is not nil) no longer allowed. It
+// returns the peers and swarms removed.
+func (s *swarmStore) expire(now uint16, timeout uint16, allowed func(*[20]byte) bool) (peers, swarms int) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for ih, sw := range sh.swarms {
+			if allowed != nil && !allowed(&ih) {
+				n := sw.numPeers()
+				s.nPeers.Add(-int64(n))
+				s.nSeeders.Add(-int64(sw.seeders))
+				peers += n
+				delete(sh.swarms, ih)
+				s.nSwarms.Add(-1)
+				swarms++
+				continue
+			}
+			peers += s.expireSwarm(sw, now, timeout)
+			if sw.numPeers() == 0 {
+				delete(sh.swarms, ih)
+				s.nSwarms.Add(-1)
+				swarms++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return peers, swarms
+}
+
+func stale(flags, now, timeout uint16) bool {
+	return (now-flags)&stampMask > timeout
+}
+
+func (s *swarmStore) expireSwarm(sw *swarm, now, timeout uint16) int {
+	removed := 0
+	v4 := sw.v4[:0]
+	for _, p := range sw.v4 {
+		if stale(uint16(p), now, timeout) {
+			removed++
+			s.removed(sw, p&seederFlag != 0)
+			continue
+		}
+		v4 = append(v4, p)
+	}
+	sw.v4 = shrink(v4)
+	if sw.v6 != nil {
+		v6 := (*sw.v6)[:0]
+		for _, p := range *sw.v6 {
+			if stale(p.flags, now, timeout) {
+				removed++
+				s.removed(sw, p.flags&seederFlag != 0)
+				continue
+			}
+			v6 = append(v6, p)
+		}
+		s.setV6(sw, v6)
+	}
+	return removed
+}

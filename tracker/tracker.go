@@ -1,0 +1,131 @@
+package tracker
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Tracker is an open-registration BitTorrent tracker. Its HTTP and UDP
+// frontends share one swarm store. It is safe for concurrent use.
+type Tracker struct {
+	cfg   Config
+	log   *slog.Logger
+	store *swarmStore
+
+	allowed atomic.Pointer[map[[20]byte]struct{}]
+
+	start   time.Time
+	connKey maphash.Seed // keys UDP connection ids
+
+	interval, minInterval int // seconds
+	timeout               uint16
+	retryMinutes          int
+
+	counters counters
+}
+
+// Log attribute keys.
+const (
+	logKeyInfohash = "infohash"
+	logKeyAddr     = "addr"
+	logKeyErr      = "err"
+)
+
+// New returns a tracker with cfg, which must be valid.
+func New(cfg Config, logger *slog.Logger) (*Tracker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("tracker.New: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Tracker{
+		cfg:          cfg,
+		log:          logger,
+		store:        newSwarmStore(cfg),
+		start:        time.Now(),
+		connKey:      maphash.MakeSeed(),
+		interval:     int(cfg.AnnounceInterval / time.Second),
+		minInterval:  int(cfg.MinInterval / time.Second),
+		timeout:      uint16(cfg.peerTimeout() / time.Second),
+		retryMinutes: int((cfg.RetryIn + time.Minute - 1) / time.Minute),
+	}
+	empty := map[[20]byte]struct{}{}
+	t.allowed.Store(&empty)
+	return t, nil
+}
+
+// stamp returns the current second in the swarm store's 15-bit clock.
+func (t *Tracker) stamp() uint16 {
+	return uint16(time.Since(t.start)/time.Second) & stampMask
+}
+
+// SetAllowed replaces the infohashes accepted in catalog-only mode. The
+// tracker keeps its own copy. Swarms no longer allowed are dropped at the
+// next expiry pass.
+func (t *Tracker) SetAllowed(hashes [][20]byte) {
+	m := make(map[[20]byte]struct{}, len(hashes))
+	for _, h := range hashes {
+		m[h] = struct{}{}
+	}
+	t.allowed.Store(&m)
+}
+
+func (t *Tracker) isAllowed(ih *[20]byte) bool {
+	_, ok := (*t.allowed.Load())[*ih]
+	return ok
+}
+
+// announce applies the tracker-wide rules and records op.
+func (t *Tracker) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) (announceResult, []byte, []byte, error) {
+	if t.cfg.CatalogOnly && !t.isAllowed(&op.infohash) {
+		return announceResult{}, out4, out6, errNotAllowed
+	}
+	if op.numWant < 0 {
+		op.numWant = t.cfg.DefaultNumWant
+	}
+	if op.numWant > t.cfg.MaxNumWant {
+		op.numWant = t.cfg.MaxNumWant
+	}
+	op.stamp = t.stamp()
+	return t.store.announce(op, wantV4, wantV6, out4, out6)
+}
+
+// Run expires peers that stopped announcing and drops empty swarms until ctx
+// is done. It returns nil then.
+func (t *Tracker) Run(ctx context.Context) error {
+	every := t.cfg.peerTimeout() / 4
+	every = min(max(every, time.Second), 30*time.Second)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	t.log.Info("tracker running",
+		slog.Duration("announce_interval", t.cfg.AnnounceInterval),
+		slog.Duration("peer_timeout", t.cfg.peerTimeout()),
+		slog.Bool("catalog_only", t.cfg.CatalogOnly))
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			t.expire()
+		}
+	}
+}
+
+func (t *Tracker) expire() {
+	var allowed func(*[20]byte) bool
+	if t.cfg.CatalogOnly {
+		allowed = t.isAllowed
+	}
+	start := time.Now()
+	peers, swarms := t.store.expire(t.stamp(), t.timeout, allowed)
+	if peers > 0 || swarms > 0 {
+		t.log.Debug("expired peers",
+			slog.Int("peers", peers), slog.Int("swarms", swarms),
+			slog.Duration("took", time.Since(start)))
+	}
+}
