@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/store"
+	"github.com/lanseedd/lanseedd/tracker"
+	"github.com/lanseedd/lanseedd/web"
+)
+
+// shutdownTimeout bounds a graceful stop.
+const shutdownTimeout = 10 * time.Second
+
+func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fillDSN := catalogFlags(fs, &cfg)
+	fs.StringVar(&cfg.Seeder.ContentRoot, "content", cfg.Seeder.ContentRoot, "content root; catalog paths are relative to it")
+	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP listener for .torrent links")
+	fs.StringVar(&cfg.TrackerAddr, "tracker", cfg.TrackerAddr, "tracker listener (HTTP and UDP)")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "how LAN clients reach this host, e.g. http://fileserver.lan (default: from the host name)")
+	fs.IntVar(&cfg.Seeder.PeerPort, "peer-port", cfg.Seeder.PeerPort, "BitTorrent listen port")
+	fs.TextVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("run: unexpected argument %q", fs.Arg(0))
+	}
+	fillDSN()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	m := NewMain(cfg, logger)
+	if err := m.Start(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return m.Close()
+}
+
+// Main is the whole daemon, built from a Config, so that tests can run it
+// in-process.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+
+	Store   *store.Store
+	Tracker *tracker.Tracker
+	Seeder  *seeder.Seeder
+
+	httpLn    net.Listener
+	trackerLn net.Listener
+	udp       []net.PacketConn
+	httpSrv   *http.Server
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	errs   []error
+}
+
+// NewMain returns a daemon that Start will build.
+func NewMain(cfg Config, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Log: logger}
+}
+
+// Start opens the catalog, listens, starts the seeder and serves, in the
+// background. Close stops it all.
+func (m *Main) Start(ctx context.Context) error {
+	cfg := m.Config
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Seeder.StateDir, 0o750); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	m.Log.Info("opening catalog", "catalog", cfg.Catalog)
+	st, err := store.Open(ctx, cfg.Catalog, m.Log)
+	if err != nil {
+		return err
+	}
+	m.Store = st
+	if st.Dialect() == "sqlite" {
+		// The embedded catalog keeps itself migrated.
+		if err := st.Migrate(ctx); err != nil {
+			return err
+		}
+	} else if err := st.CheckMigrated(ctx); err != nil {
+		return fmt.Errorf("%w; run 'lanseedd migrate' with the same -catalog flags", err)
+	}
+
+	if m.Tracker, err = tracker.New(cfg.Tracker, m.Log.With("component", "tracker")); err != nil {
+		return err
+	}
+	if m.trackerLn, err = net.Listen("tcp", cfg.TrackerAddr); err != nil {
+		return fmt.Errorf("tracker listener: %w", err)
+	}
+	if m.udp, err = tracker.ListenUDP(ctx, m.trackerLn.Addr().String(), runtime.GOMAXPROCS(0)); err != nil {
+		return err
+	}
+	if m.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	ep, err := endpointsFor(cfg.PublicURL, m.httpLn.Addr(), m.trackerLn.Addr())
+	if err != nil {
+		return err
+	}
+	if cfg.PublicURL == "" {
+		m.Log.Info("no -public-url given; LAN clients are told to reach this host by its name",
+			"public_url", ep.public, "hint", "set -public-url http://NAME-OR-IP if clients cannot resolve it")
+	}
+	if m.Seeder, err = seeder.New(cfg.Seeder, st, ep.announce, nil, m.Log.With("component", "seeder")); err != nil {
+		return err
+	}
+	m.httpSrv = &http.Server{
+		Handler:           web.New(st, m.Seeder, m.Log.With("component", "web")),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+
+	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	m.goRun("tracker", func() error { return m.Tracker.Serve(ctx, m.trackerLn, m.udp) })
+	m.goRun("seeder", func() error { return m.Seeder.Run(ctx) })
+	m.goRun("catalog watch", func() error { return st.Watch(ctx, m.Seeder.Wake) })
+	m.goRun("http", func() error {
+		if err := m.httpSrv.Serve(m.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	m.Log.Info("lanseedd running",
+		"links", ep.links+"/t/{id}.torrent",
+		"announce", strings.Join(ep.announce, " "),
+		"peer_port", m.Seeder.Port(),
+		"content", m.Seeder.ContentRoot())
+	return nil
+}
+
+// goRun runs a part in the background; its error is kept for Close.
+func (m *Main) goRun(name string, run func() error) {
+	m.wg.Go(func() {
+		if err := run(); err != nil {
+			m.Log.Error("part stopped", "part", name, "err", err)
+			m.mu.Lock()
+			m.errs = append(m.errs, fmt.Errorf("%s: %w", name, err))
+			m.mu.Unlock()
+		}
+	})
+}
+
+// HTTPURL and TrackerURL give the listeners' base URLs on loopback, for tests.
+func (m *Main) HTTPURL() string { return "http://" + loopback(m.httpLn.Addr()) }
+
+// AnnounceURL is the tracker's HTTP announce URL on loopback.
+func (m *Main) AnnounceURL() string { return "http://" + loopback(m.trackerLn.Addr()) + "/announce" }
+
+func loopback(a net.Addr) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.(*net.TCPAddr).Port))
+}
+
+// Close stops serving, waits for the parts within a bounded time, and closes
+// the client and the catalog.
+func (m *Main) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		m.httpSrv.Shutdown(ctx)
+		cancel()
+	}
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownTimeout):
+		m.Log.Warn("parts did not stop in time", "timeout", shutdownTimeout)
+	}
+	if m.httpSrv == nil && m.httpLn != nil {
+		m.httpLn.Close()
+	}
+	if m.cancel == nil {
+		// Start failed before serving: the listeners are ours to close.
+		if m.trackerLn != nil {
+			m.trackerLn.Close()
+		}
+		for _, c := range m.udp {
+			c.Close()
+		}
+	}
+	if m.Seeder != nil {
+		m.Seeder.Close()
+	}
+	if m.Store != nil {
+		m.Store.Close()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return errors.Join(m.errs...)
+}
+
+// endpoints are the URLs that go into torrents and links.
+type endpoints struct {
+	public   string
+	links    string   // base of .torrent links and web seeds
+	announce []string // tracker URLs, HTTP and UDP
+}
+
+// endpointsFor derives the URLs from the public URL (or the host name) and
+// the listeners' ports. A public URL with a port or path of its own (a
+// reverse proxy in front) is used as given for links.
+func endpointsFor(public string, httpAddr, trackerAddr net.Addr) (endpoints, error) {
+	if public == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		public = "http://" + host
+	}
+	u, err := url.Parse(public)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return endpoints{}, fmt.Errorf("public_url: want http://HOST[:PORT][/PATH], got %q", public)
+	}
+	host := u.Hostname()
+	tport := strconv.Itoa(trackerAddr.(*net.TCPAddr).Port)
+	ep := endpoints{public: public}
+	ep.announce = []string{
+		"http://" + net.JoinHostPort(host, tport) + "/announce",
+		"udp://" + net.JoinHostPort(host, tport) + "/announce",
+	}
+	if u.Port() != "" || strings.Trim(u.Path, "/") != "" {
+		ep.links = strings.TrimRight(public, "/")
+	} else {
+		ep.links = u.Scheme + "://" + net.JoinHostPort(host, strconv.Itoa(httpAddr.(*net.TCPAddr).Port))
+	}
+	return ep, nil
+}

@@ -1,0 +1,80 @@
+// Package lanseedd holds the domain types shared by the catalog store, the
+// seeder and the HTTP front: one catalog row's torrent state and its life cycle.
+package lanseedd
+
+import (
+	"errors"
+	"time"
+)
+
+// State is where one catalog row stands in its life as a torrent.
+type State string
+
+// The states a row of lanseedd_torrents can be in. The catalog site reads
+// them, so their spelling is part of lanseedd's interface.
+const (
+	// StatePending: the row changed (or its file did) and waits to be hashed.
+	StatePending State = "pending"
+	// StateReady: the torrent is written, seeded and announced.
+	StateReady State = "ready"
+	// StateMissing: the path names no file (yet); it is picked up when one appears.
+	StateMissing State = "missing"
+	// StateError: the row cannot be served as it is (see Error); an admin must act.
+	StateError State = "error"
+	// StateDeleted is the tombstone left by a catalog DELETE until the daemon
+	// has dropped the torrent.
+	StateDeleted State = "deleted"
+)
+
+// Valid reports whether s is one of the known states.
+func (s State) Valid() bool {
+	switch s {
+	case StatePending, StateReady, StateMissing, StateError, StateDeleted:
+		return true
+	}
+	return false
+}
+
+// ErrNotFound is returned when a catalog row or torrent does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Fingerprint identifies a file's content cheaply, without reading it. An
+// unchanged fingerprint lets a restart skip re-hashing.
+type Fingerprint struct {
+	Size    int64
+	MtimeNs int64
+	Inode   uint64
+	Device  uint64
+}
+
+// Row is lanseedd's state for one catalog row.
+type Row struct {
+	FileID int64
+	// Path is the catalog's path, relative to the content root.
+	Path string
+	State State
+	// Generation grows with every change of the row; results are recorded only
+	// against the generation their work started from.
+	Generation int64
+	// InfoHash is 40 lowercase hex characters once the row has been ready.
+	InfoHash string
+	// Name is the torrent's name (the file or directory's base name).
+	Name        string
+	Size        int64
+	Error       string
+	Fingerprint Fingerprint
+	UpdatedAt   time.Time
+}
+
+// Result is the outcome of working on one row, recorded only if the row is
+// still at Generation.
+type Result struct {
+	FileID      int64
+	Generation  int64
+	State       State
+	InfoHash    string
+	Name        string
+	Size        int64
+	Error       string
+	Fingerprint Fingerprint
+}

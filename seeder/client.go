@@ -1,0 +1,98 @@
+package seeder
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+)
+
+// client is the BitTorrent client that seeds ready rows, read-only.
+type client struct {
+	cl  *torrent.Client
+	st  *roStorage
+	log *slog.Logger
+
+	mu       sync.Mutex
+	torrents map[metainfo.Hash]*torrent.Torrent
+}
+
+func newClient(cfg Config, logger *slog.Logger, bad func(metainfo.Hash, int)) (*client, error) {
+	st := newROStorage(bad)
+	cc := torrent.NewDefaultClientConfig()
+	// The client's own files live in the state directory, never in content.
+	cc.DataDir = filepath.Join(cfg.StateDir, "client")
+	if err := os.MkdirAll(cc.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("seeder: %w", err)
+	}
+	cc.DefaultStorage = st
+	cc.Seed = true
+	cc.ListenPort = cfg.PeerPort
+	// A LAN server: no DHT, no port forwarding, no web torrent; peers come
+	// from our tracker (and PEX between them).
+	cc.NoDHT = true
+	cc.NoDefaultPortForwarding = true
+	cc.DisableWebtorrent = true
+	cc.DisableWebseeds = true
+	cc.DisableUTP = true
+	cc.EstablishedConnsPerTorrent = cfg.MaxConnsPerTorrent
+	// Accept both plain and obfuscated peers, and prefer plain when dialling:
+	// on a LAN encryption only costs CPU.
+	cc.HeaderObfuscationPolicy.Preferred = false
+	cc.HeaderObfuscationPolicy.RequirePreferred = false
+	cc.Slogger = logger.With("component", "bittorrent")
+	cl, err := torrent.NewClient(cc)
+	if err != nil {
+		return nil, fmt.Errorf("seeder: start BitTorrent client on port %d: %w", cfg.PeerPort, err)
+	}
+	return &client{cl: cl, st: st, log: logger, torrents: make(map[metainfo.Hash]*torrent.Torrent)}, nil
+}
+
+// seed adds a torrent whose data is the layout's files, all pieces complete.
+func (c *client) seed(mi *metainfo.MetaInfo, l Layout) (metainfo.Hash, error) {
+	ih := mi.HashInfoBytes()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.torrents[ih]; ok {
+		return ih, nil
+	}
+	c.st.register(ih, l.Files)
+	t, err := c.cl.AddTorrent(mi)
+	if err != nil {
+		c.st.unregister(ih)
+		return ih, fmt.Errorf("seed %s: %w", ih.HexString(), err)
+	}
+	c.torrents[ih] = t
+	return ih, nil
+}
+
+// drop stops seeding a torrent.
+func (c *client) drop(ih metainfo.Hash) {
+	c.mu.Lock()
+	t, ok := c.torrents[ih]
+	delete(c.torrents, ih)
+	c.mu.Unlock()
+	if ok {
+		t.Drop()
+		c.st.unregister(ih)
+	}
+}
+
+// seeding reports whether the client seeds ih.
+func (c *client) seeding(ih metainfo.Hash) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.torrents[ih]
+	return ok
+}
+
+// port is the BitTorrent listen port.
+func (c *client) port() int { return c.cl.LocalPort() }
+
+func (c *client) close() {
+	c.cl.Close()
+}

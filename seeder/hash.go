@@ -1,0 +1,189 @@
+package seeder
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/anacrolix/torrent/bencode"
+	"github.com/anacrolix/torrent/metainfo"
+)
+
+// Piece length bounds, and the piece count PieceLength aims for.
+const (
+	MinPieceLength = 16 << 10
+	MaxPieceLength = 16 << 20
+	maxPieces      = 2000
+)
+
+// PieceLength chooses the piece length for total bytes of data: the smallest
+// power of two from 16 KiB up to 16 MiB that gives at most 2,000 pieces, so
+// that big files get 1,000–2,000 pieces and the .torrent stays small.
+func PieceLength(total int64) int64 {
+	pl := int64(MinPieceLength)
+	for pl < MaxPieceLength && (total+pl-1)/pl > maxPieces {
+		pl *= 2
+	}
+	return pl
+}
+
+// readChunk is how many bytes a hashing worker reads at once (at least one
+// piece): large sequential reads, and memory bounded by workers × chunk.
+const readChunk = 4 << 20
+
+// Info hashes the layout's data and returns its info dictionary. It holds
+// only name, length or files, piece length and pieces, so the same content
+// and name always give the same infohash. pieceLength 0 chooses one;
+// workers 0 uses every core.
+func Info(ctx context.Context, l Layout, pieceLength int64, workers int) (*metainfo.Info, error) {
+	if pieceLength == 0 {
+		pieceLength = PieceLength(l.Total)
+	}
+	pieces, err := HashPieces(ctx, l.Files, l.Total, pieceLength, workers, nil)
+	if err != nil {
+		return nil, err
+	}
+	info := &metainfo.Info{Name: l.Name, PieceLength: pieceLength, Pieces: pieces}
+	if l.Dir {
+		for _, f := range l.Files {
+			info.Files = append(info.Files, metainfo.FileInfo{Length: f.Length, Path: f.Path})
+		}
+	} else {
+		info.Length = l.Total
+	}
+	return info, nil
+}
+
+// InfoBytes bencodes an info dictionary.
+func InfoBytes(info *metainfo.Info) ([]byte, error) {
+	b, err := bencode.Marshal(info)
+	if err != nil {
+		return nil, fmt.Errorf("encode info: %w", err)
+	}
+	return b, nil
+}
+
+// HashPieces returns the concatenated SHA-1 hashes of the pieces of files
+// (in order, total bytes). Workers take runs of whole pieces from a shared
+// counter, so every core works on one big file as on many small ones.
+// progress, if not nil, is called with the bytes hashed so far.
+func HashPieces(ctx context.Context, files []File, total, pieceLength int64, workers int, progress func(int64)) ([]byte, error) {
+	if pieceLength <= 0 {
+		return nil, fmt.Errorf("piece length %d: must be positive", pieceLength)
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	numPieces := (total + pieceLength - 1) / pieceLength
+	out := make([]byte, numPieces*sha1.Size)
+	perRun := max(1, readChunk/pieceLength)
+	runs := (numPieces + perRun - 1) / perRun
+	workers = int(min(int64(workers), max(runs, 1)))
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		next, done atomic.Int64
+		wg         sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := spanReader{files: files}
+			defer r.close()
+			buf := make([]byte, perRun*pieceLength)
+			h := sha1.New()
+			for ctx.Err() == nil {
+				run := next.Add(1) - 1
+				if run >= runs {
+					return
+				}
+				first := run * perRun
+				start := first * pieceLength
+				end := min(start+perRun*pieceLength, total)
+				b := buf[:end-start]
+				if err := r.readAt(b, start); err != nil {
+					cancel(err)
+					return
+				}
+				for i := int64(0); int64(len(b)) > 0; i++ {
+					n := min(pieceLength, int64(len(b)))
+					h.Reset()
+					h.Write(b[:n])
+					h.Sum(out[(first+i)*sha1.Size : (first+i)*sha1.Size : (first+i+1)*sha1.Size])
+					b = b[n:]
+				}
+				if progress != nil {
+					progress(done.Add(end - start))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// spanReader reads byte ranges of the concatenation of files, keeping the
+// last file it used open.
+type spanReader struct {
+	files []File
+	cur   int
+	f     *os.File
+}
+
+func (r *spanReader) readAt(b []byte, off int64) error {
+	i := sort.Search(len(r.files), func(i int) bool { return r.files[i].Offset+r.files[i].Length > off })
+	for len(b) > 0 {
+		if i >= len(r.files) {
+			return fmt.Errorf("read at %d: %w", off, io.ErrUnexpectedEOF)
+		}
+		fl := &r.files[i]
+		n := min(int64(len(b)), fl.Offset+fl.Length-off)
+		if n > 0 {
+			f, err := r.open(i)
+			if err != nil {
+				return err
+			}
+			if _, err := f.ReadAt(b[:n], off-fl.Offset); err != nil {
+				if errors.Is(err, io.EOF) {
+					return fmt.Errorf("read %s: file shrank while hashing: %w", fl.Abs, io.ErrUnexpectedEOF)
+				}
+				return fmt.Errorf("read %s: %w", fl.Abs, err)
+			}
+			b, off = b[n:], off+n
+		}
+		i++
+	}
+	return nil
+}
+
+func (r *spanReader) open(i int) (*os.File, error) {
+	if r.f != nil && r.cur == i {
+		return r.f, nil
+	}
+	r.close()
+	f, err := os.Open(r.files[i].Abs)
+	if err != nil {
+		return nil, err
+	}
+	r.f, r.cur = f, i
+	return f, nil
+}
+
+func (r *spanReader) close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+}

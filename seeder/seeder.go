@@ -1,0 +1,430 @@
+// Package seeder turns catalog rows into torrents and seeds them read-only:
+// path resolution, parallel hashing, the .torrent directory, the BitTorrent
+// client and the reconcile loop between the catalog and the client.
+package seeder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/lanseedd/lanseedd"
+)
+
+// Catalog is what the seeder needs of lanseedd's state table.
+type Catalog interface {
+	// Work returns pending rows and deletion tombstones.
+	Work(ctx context.Context, limit int) ([]lanseedd.Row, error)
+	// Finish records a result unless the row's generation moved on.
+	Finish(ctx context.Context, r lanseedd.Result) (bool, error)
+	// Forget deletes a tombstone at that generation.
+	Forget(ctx context.Context, fileID, generation int64) (bool, error)
+	// Requeue marks a row pending again, bumping its generation.
+	Requeue(ctx context.Context, fileID int64, reason string) error
+	// Rows returns rows in the given states.
+	Rows(ctx context.Context, states ...lanseedd.State) ([]lanseedd.Row, error)
+}
+
+// Seeder keeps the BitTorrent client in step with the catalog.
+type Seeder struct {
+	cfg      Config
+	cat      Catalog
+	announce []string
+	webSeeds []string
+	log      *slog.Logger
+	cl       *client
+	torrents string // directory of .torrent files
+
+	wake chan struct{}
+
+	mu       sync.Mutex
+	byFile   map[int64]metainfo.Hash          // what is seeded for each row
+	byHash   map[metainfo.Hash]map[int64]bool // rows that share a torrent
+	inflight map[int64]bool
+}
+
+// New starts the BitTorrent client. Torrents announce to announce; the
+// client seeds nothing until Run.
+func New(cfg Config, cat Catalog, announce, webSeeds []string, logger *slog.Logger) (*Seeder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	root, err := CleanRoot(cfg.ContentRoot)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ContentRoot = root
+	s := &Seeder{
+		cfg:      cfg,
+		cat:      cat,
+		announce: announce,
+		webSeeds: webSeeds,
+		log:      logger,
+		torrents: filepath.Join(cfg.StateDir, "torrents"),
+		wake:     make(chan struct{}, 1),
+		byFile:   make(map[int64]metainfo.Hash),
+		byHash:   make(map[metainfo.Hash]map[int64]bool),
+		inflight: make(map[int64]bool),
+	}
+	if err := os.MkdirAll(s.torrents, 0o755); err != nil {
+		return nil, fmt.Errorf("seeder: %w", err)
+	}
+	s.cl, err = newClient(cfg, logger, s.badPiece)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the BitTorrent client.
+func (s *Seeder) Close() { s.cl.close() }
+
+// Port returns the BitTorrent listen port.
+func (s *Seeder) Port() int { return s.cl.port() }
+
+// ContentRoot returns the resolved content root.
+func (s *Seeder) ContentRoot() string { return s.cfg.ContentRoot }
+
+// TorrentFile returns the path of row fileID's .torrent (which exists only
+// while the row is ready).
+func (s *Seeder) TorrentFile(fileID int64) string {
+	return filepath.Join(s.torrents, torrentName(fileID))
+}
+
+// Seeding reports whether the client seeds infohash ih.
+func (s *Seeder) Seeding(ih metainfo.Hash) bool { return s.cl.seeding(ih) }
+
+// Wake tells the seeder that the catalog may have changed. It never blocks.
+func (s *Seeder) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run restores what was ready before a restart, then works on catalog
+// changes until ctx is done. It returns nil on cancellation.
+func (s *Seeder) Run(ctx context.Context) error {
+	if err := s.restore(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("restoring seeded torrents failed; they are rehashed as they come", "err", err)
+	}
+	retry := time.NewTicker(s.cfg.RetryMissing)
+	defer retry.Stop()
+	sem := make(chan struct{}, s.cfg.Parallel)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	s.Wake()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-retry.C:
+			s.retryMissing(ctx)
+			continue
+		case <-s.wake:
+		}
+		rows, err := s.cat.Work(ctx, 256)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("reading catalog work failed", "err", err)
+			}
+			continue
+		}
+		for _, row := range rows {
+			if !s.claim(row.FileID) {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				s.release(row.FileID)
+				return nil
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				defer s.release(row.FileID)
+				if err := s.process(ctx, row); err != nil && ctx.Err() == nil {
+					s.log.Warn("row not processed; retried later", "file_id", row.FileID, "err", err)
+					time.AfterFunc(time.Second, s.Wake)
+					return
+				}
+				s.Wake() // look for what came meanwhile or did not fit in the batch
+			}()
+		}
+	}
+}
+
+func (s *Seeder) claim(fileID int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[fileID] {
+		return false
+	}
+	s.inflight[fileID] = true
+	return true
+}
+
+func (s *Seeder) release(fileID int64) {
+	s.mu.Lock()
+	delete(s.inflight, fileID)
+	s.mu.Unlock()
+}
+
+// process does the work one row needs, with no lock held, and records it.
+func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
+	log := s.log.With("file_id", row.FileID, "path", row.Path)
+	if row.State == lanseedd.StateDeleted {
+		s.unseed(row.FileID, metainfo.Hash{})
+		if err := os.Remove(s.TorrentFile(row.FileID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove .torrent: %w", err)
+		}
+		if _, err := s.cat.Forget(ctx, row.FileID, row.Generation); err != nil {
+			return err
+		}
+		log.Info("dropped deleted row")
+		return nil
+	}
+
+	res := lanseedd.Result{FileID: row.FileID, Generation: row.Generation}
+	l, mi, err := s.build(ctx, row)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, errChanging):
+		log.Info("file is changing; waiting for it to settle")
+		time.AfterFunc(2*time.Second, s.Wake)
+		return nil
+	case err != nil:
+		s.unseed(row.FileID, metainfo.Hash{})
+		res.State, res.Error = lanseedd.StateError, err.Error()
+		if errors.Is(err, ErrMissing) {
+			res.State = lanseedd.StateMissing
+		}
+		if _, err := s.cat.Finish(ctx, res); err != nil {
+			return err
+		}
+		log.Warn("row cannot be seeded", "state", res.State, "err", res.Error)
+		return nil
+	}
+	ih := mi.HashInfoBytes()
+	if err := writeTorrent(s.TorrentFile(row.FileID), mi); err != nil {
+		return err
+	}
+	if _, err := s.cl.seed(mi, l); err != nil {
+		return err
+	}
+	s.unseed(row.FileID, ih)
+	s.track(row.FileID, ih)
+	res.State, res.InfoHash, res.Name, res.Size, res.Fingerprint = lanseedd.StateReady, ih.HexString(), l.Name, l.Total, l.Fingerprint
+	ok, err := s.cat.Finish(ctx, res)
+	if err != nil {
+		return err
+	}
+	if ok {
+		log.Info("torrent ready", "infohash", res.InfoHash, "size", l.Total)
+	} else {
+		log.Debug("row changed while hashing; redone")
+	}
+	return nil
+}
+
+// errChanging says a file changed while it was being hashed.
+var errChanging = errors.New("file changed while hashing")
+
+// build resolves, scans and hashes a row's path.
+func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo.MetaInfo, error) {
+	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+	if err != nil {
+		return Layout{}, nil, err
+	}
+	l, err := Scan(abs)
+	if err != nil {
+		return Layout{}, nil, classifyStat(err)
+	}
+	info, err := Info(ctx, l, 0, s.cfg.HashWorkers)
+	if err != nil {
+		return Layout{}, nil, classifyStat(err)
+	}
+	after, err := Scan(abs)
+	if err != nil || after.Fingerprint != l.Fingerprint || len(after.Files) != len(l.Files) {
+		return Layout{}, nil, errChanging
+	}
+	ib, err := InfoBytes(info)
+	if err != nil {
+		return Layout{}, nil, err
+	}
+	return l, MetaInfo(ib, s.announce, s.webSeeds), nil
+}
+
+func classifyStat(err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: %v", ErrMissing, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%w: not readable: %v", ErrBadPath, err)
+	}
+	return err
+}
+
+// track records that row fileID is seeded as ih.
+func (s *Seeder) track(fileID int64, ih metainfo.Hash) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byFile[fileID] = ih
+	if s.byHash[ih] == nil {
+		s.byHash[ih] = make(map[int64]bool)
+	}
+	s.byHash[ih][fileID] = true
+}
+
+// unseed forgets what row fileID seeded, unless it is keep, and drops the
+// torrent from the client when no other row shares it.
+func (s *Seeder) unseed(fileID int64, keep metainfo.Hash) {
+	s.mu.Lock()
+	old, ok := s.byFile[fileID]
+	if !ok || old == keep {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.byFile, fileID)
+	delete(s.byHash[old], fileID)
+	unused := len(s.byHash[old]) == 0
+	if unused {
+		delete(s.byHash, old)
+	}
+	s.mu.Unlock()
+	if unused {
+		s.cl.drop(old)
+	}
+}
+
+// badPiece is called by the storage when a seeded piece no longer matches:
+// the rows seeding that torrent go back to pending.
+func (s *Seeder) badPiece(ih metainfo.Hash, piece int) {
+	s.mu.Lock()
+	var ids []int64
+	for id := range s.byHash[ih] {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		s.log.Warn("seeded content changed on disk; rehashing", "file_id", id, "infohash", ih.HexString(), "piece", piece)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.cat.Requeue(ctx, id, ""); err != nil {
+			s.log.Warn("requeue failed", "file_id", id, "err", err)
+		}
+		cancel()
+	}
+	s.Wake()
+}
+
+// retryMissing requeues missing rows whose path now resolves.
+func (s *Seeder) retryMissing(ctx context.Context) {
+	rows, err := s.cat.Rows(ctx, lanseedd.StateMissing)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("reading missing rows failed", "err", err)
+		}
+		return
+	}
+	for _, r := range rows {
+		if _, err := Resolve(s.cfg.ContentRoot, r.Path); err == nil {
+			if err := s.cat.Requeue(ctx, r.FileID, ""); err != nil {
+				s.log.Warn("requeue failed", "file_id", r.FileID, "err", err)
+			}
+		}
+	}
+	if len(rows) > 0 {
+		s.Wake()
+	}
+}
+
+// restore re-adds the ready rows whose files are unchanged since they were
+// hashed, from their stored .torrent and without reading content; others go
+// back to pending. Stray .torrent files are removed.
+func (s *Seeder) restore(ctx context.Context) error {
+	rows, err := s.cat.Rows(ctx)
+	if err != nil {
+		return err
+	}
+	known := make(map[int64]bool, len(rows))
+	restored := 0
+	for _, row := range rows {
+		known[row.FileID] = true
+		if row.State != lanseedd.StateReady {
+			continue
+		}
+		if err := s.restoreRow(row); err != nil {
+			s.log.Info("rehashing row", "file_id", row.FileID, "path", row.Path, "reason", err)
+			if err := s.cat.Requeue(ctx, row.FileID, ""); err != nil {
+				return err
+			}
+			continue
+		}
+		restored++
+	}
+	entries, err := os.ReadDir(s.torrents)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		idText, ok := strings.CutSuffix(e.Name(), ".torrent")
+		id, err := strconv.ParseInt(idText, 10, 64)
+		if ok && err == nil && known[id] {
+			continue
+		}
+		os.Remove(filepath.Join(s.torrents, e.Name()))
+	}
+	s.log.Info("restored seeded torrents", "count", restored)
+	return nil
+}
+
+func (s *Seeder) restoreRow(row lanseedd.Row) error {
+	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+	if err != nil {
+		return err
+	}
+	l, err := Scan(abs)
+	if err != nil {
+		return err
+	}
+	if l.Fingerprint != row.Fingerprint {
+		return errors.New("content changed while lanseedd was stopped")
+	}
+	mi, err := metainfo.LoadFromFile(s.TorrentFile(row.FileID))
+	if err != nil {
+		return err
+	}
+	info, err := mi.UnmarshalInfo()
+	if err != nil {
+		return err
+	}
+	if ih := mi.HashInfoBytes(); ih.HexString() != row.InfoHash {
+		return fmt.Errorf("stored .torrent has infohash %s, catalog says %s", ih.HexString(), row.InfoHash)
+	}
+	if info.TotalLength() != l.Total || len(info.UpvertedFiles()) != len(l.Files) {
+		return errors.New("stored .torrent does not match the files")
+	}
+	// Announce and web seed URLs may have changed in the configuration;
+	// they are outside the info dictionary, so the infohash stays.
+	mi = MetaInfo(mi.InfoBytes, s.announce, s.webSeeds)
+	if err := writeTorrent(s.TorrentFile(row.FileID), mi); err != nil {
+		return err
+	}
+	ih, err := s.cl.seed(mi, l)
+	if err != nil {
+		return err
+	}
+	s.track(row.FileID, ih)
+	return nil
+}

@@ -1,0 +1,64 @@
+package seeder
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/anacrolix/torrent/metainfo"
+)
+
+// MetaInfo wraps an info dictionary into a .torrent announcing to announce
+// (one tier: clients try each URL) with web seeds webSeeds.
+func MetaInfo(infoBytes []byte, announce, webSeeds []string) *metainfo.MetaInfo {
+	mi := &metainfo.MetaInfo{InfoBytes: infoBytes, CreatedBy: "lanseedd", UrlList: webSeeds}
+	if len(announce) > 0 {
+		mi.Announce = announce[0]
+		mi.AnnounceList = metainfo.AnnounceList{announce}
+	}
+	return mi
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same
+// directory and a rename, so readers see the old file or the new one, never
+// a part.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func writeTorrent(path string, mi *metainfo.MetaInfo) error {
+	var buf bytes.Buffer
+	if err := mi.Write(&buf); err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// torrentName is the file name of row fileID's .torrent in the torrents directory.
+func torrentName(fileID int64) string { return strconv.FormatInt(fileID, 10) + ".torrent" }

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/lanseedd/lanseedd"
+)
+
+// CatalogFile is a catalog row with lanseedd's state beside it.
+type CatalogFile struct {
+	ID       int64
+	Path     string
+	State    lanseedd.State // "" when the row has no state yet
+	InfoHash string
+	Error    string
+}
+
+// AddFiles inserts catalog rows for paths and returns their ids.
+func (s *Store) AddFiles(ctx context.Context, paths []string) ([]int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("add files: %w", err)
+	}
+	defer tx.Rollback()
+	q := s.d.rebind(fmt.Sprintf("INSERT INTO %s (%s) VALUES (?)", s.names.Table, s.names.Path))
+	ids := make([]int64, 0, len(paths))
+	for _, p := range paths {
+		res, err := tx.ExecContext(ctx, q, p)
+		if err != nil {
+			return nil, fmt.Errorf("add %q: %w", p, err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return nil, fmt.Errorf("add %q: %w", p, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("add files: %w", err)
+	}
+	return ids, nil
+}
+
+// RemoveFiles deletes catalog rows and returns how many existed.
+func (s *Store) RemoveFiles(ctx context.Context, ids []int64) (int64, error) {
+	q := s.d.rebind(fmt.Sprintf("DELETE FROM %s WHERE %s = ?", s.names.Table, s.names.ID))
+	var n int64
+	for _, id := range ids {
+		res, err := s.db.ExecContext(ctx, q, id)
+		if err != nil {
+			return n, fmt.Errorf("remove %d: %w", id, err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
+
+// ListFiles returns the catalog rows joined with their state, by id.
+func (s *Store) ListFiles(ctx context.Context) ([]CatalogFile, error) {
+	q := fmt.Sprintf(`SELECT c.%[2]s, c.%[3]s, t.state, t.infohash, t.error
+		FROM %[1]s AS c LEFT JOIN lanseedd_torrents AS t ON t.file_id = c.%[2]s
+		ORDER BY c.%[2]s`, s.names.Table, s.names.ID, s.names.Path)
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", err)
+	}
+	defer rows.Close()
+	var out []CatalogFile
+	for rows.Next() {
+		var (
+			f                      CatalogFile
+			path                   sql.NullString
+			state, ih, errText     sql.NullString
+		)
+		if err := rows.Scan(&f.ID, &path, &state, &ih, &errText); err != nil {
+			return nil, fmt.Errorf("list files: %w", err)
+		}
+		f.Path, f.State, f.InfoHash, f.Error = path.String, lanseedd.State(state.String), ih.String, errText.String
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,76 @@
+package store
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config says which catalog to open and how to watch it.
+type Config struct {
+	// DSN names the catalog database: "sqlite:PATH".
+	DSN string `yaml:"dsn"`
+	// Table, IDColumn and PathColumn name the catalog table and its columns.
+	Table      string `yaml:"table"`
+	IDColumn   string `yaml:"id_column"`
+	PathColumn string `yaml:"path_column"`
+	// PollInterval is how often the catalog is polled for changes.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// ResyncInterval is how often the whole catalog is compared with
+	// lanseedd's state table, to catch what row triggers cannot see.
+	ResyncInterval time.Duration `yaml:"resync_interval"`
+}
+
+// DefaultConfig returns the defaults: a catalog table files(id, path),
+// polled every 200ms and fully compared every 5 minutes.
+func DefaultConfig() Config {
+	return Config{
+		Table:          "files",
+		IDColumn:       "id",
+		PathColumn:     "path",
+		PollInterval:   200 * time.Millisecond,
+		ResyncInterval: 5 * time.Minute,
+	}
+}
+
+// Validate reports the first invalid field, naming its key.
+func (c Config) Validate() error {
+	if c.DSN == "" {
+		return fmt.Errorf("catalog.dsn: must not be empty")
+	}
+	if _, _, err := parseDSN(c.DSN); err != nil {
+		return fmt.Errorf("catalog.dsn: %w", err)
+	}
+	for _, f := range []struct{ key, val string }{
+		{"catalog.table", c.Table},
+		{"catalog.id_column", c.IDColumn},
+		{"catalog.path_column", c.PathColumn},
+	} {
+		if f.val == "" {
+			return fmt.Errorf("%s: must not be empty", f.key)
+		}
+		if strings.ContainsRune(f.val, 0) {
+			return fmt.Errorf("%s: must not contain a NUL byte, got %q", f.key, f.val)
+		}
+	}
+	if c.PollInterval < 10*time.Millisecond || c.PollInterval > time.Minute {
+		return fmt.Errorf("catalog.poll_interval: must be between 10ms and 1m, got %s", c.PollInterval)
+	}
+	if c.ResyncInterval < time.Second {
+		return fmt.Errorf("catalog.resync_interval: must be >= 1s, got %s", c.ResyncInterval)
+	}
+	return nil
+}
+
+// LogValue keeps the DSN's password out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("dsn", RedactDSN(c.DSN)),
+		slog.String("table", c.Table),
+		slog.String("id_column", c.IDColumn),
+		slog.String("path_column", c.PathColumn),
+		slog.Duration("poll_interval", c.PollInterval),
+		slog.Duration("resync_interval", c.ResyncInterval),
+	)
+}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/migrations"
+)
+
+const rowColumns = `file_id, path, state, generation, infohash, name, size, error,
+	fp_size, fp_mtime_ns, fp_inode, fp_device, updated_at`
+
+func scanRow(sc interface{ Scan(...any) error }) (lanseedd.Row, error) {
+	var (
+		r                       lanseedd.Row
+		state                   string
+		infohash, name, errText sql.NullString
+		size, fpSize, fpMtime   sql.NullInt64
+		fpInode, fpDev          sql.NullInt64
+		updated                 any
+	)
+	if err := sc.Scan(&r.FileID, &r.Path, &state, &r.Generation, &infohash, &name, &size, &errText,
+		&fpSize, &fpMtime, &fpInode, &fpDev, &updated); err != nil {
+		return r, err
+	}
+	r.State = lanseedd.State(state)
+	r.InfoHash, r.Name, r.Error = infohash.String, name.String, errText.String
+	r.Size = size.Int64
+	r.Fingerprint = lanseedd.Fingerprint{
+		Size: fpSize.Int64, MtimeNs: fpMtime.Int64,
+		Inode: uint64(fpInode.Int64), Device: uint64(fpDev.Int64),
+	}
+	r.UpdatedAt = parseTime(updated)
+	return r, nil
+}
+
+// parseTime reads a timestamp column, which drivers hand over as time.Time
+// or as text.
+func parseTime(v any) time.Time {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC()
+	case []byte:
+		return parseTime(string(t))
+	case string:
+		for _, layout := range []string{"2006-01-02T15:04:05.999Z07:00", "2006-01-02 15:04:05.999999", time.RFC3339Nano} {
+			if p, err := time.Parse(layout, t); err == nil {
+				return p.UTC()
+			}
+		}
+	}
+	return time.Time{}
+}
+
+func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]lanseedd.Row, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []lanseedd.Row
+	for rows.Next() {
+		r, err := scanRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Work returns up to limit rows that need the daemon: pending rows and
+// deletion tombstones, oldest change first.
+func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
+	rows, err := s.queryRows(ctx, `SELECT `+rowColumns+` FROM lanseedd_torrents
+		WHERE state IN ('pending', 'deleted') ORDER BY updated_at, file_id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read pending rows: %w", err)
+	}
+	return rows, nil
+}
+
+// Finish records the result of work on a row, unless the row changed since
+// the work started (its generation moved on). It reports whether the result
+// was recorded.
+func (s *Store) Finish(ctx context.Context, r lanseedd.Result) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE lanseedd_torrents SET
+			state = ?, infohash = ?, name = ?, size = ?, error = ?,
+			fp_size = ?, fp_mtime_ns = ?, fp_inode = ?, fp_device = ?,
+			updated_at = `+s.d.now+`
+		WHERE file_id = ? AND generation = ? AND state <> 'deleted'`,
+		string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size, nullString(r.Error),
+		r.Fingerprint.Size, r.Fingerprint.MtimeNs, int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device),
+		r.FileID, r.Generation)
+	if err != nil {
+		return false, fmt.Errorf("record row %d: %w", r.FileID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Forget deletes a deletion tombstone once the daemon has dropped its
+// torrent, unless the row was re-created meanwhile.
+func (s *Store) Forget(ctx context.Context, fileID, generation int64) (bool, error) {
+	res, err := s.exec(ctx, `DELETE FROM lanseedd_torrents
+		WHERE file_id = ? AND generation = ? AND state = 'deleted'`, fileID, generation)
+	if err != nil {
+		return false, fmt.Errorf("forget row %d: %w", fileID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Requeue marks a row pending again (its file changed on disk), bumping its
+// generation so that work in flight on the old content is not recorded.
+func (s *Store) Requeue(ctx context.Context, fileID int64, reason string) error {
+	_, err := s.exec(ctx, `UPDATE lanseedd_torrents SET
+			state = 'pending', generation = generation + 1, error = ?, updated_at = `+s.d.now+`
+		WHERE file_id = ? AND state <> 'deleted'`, nullString(reason), fileID)
+	if err != nil {
+		return fmt.Errorf("requeue row %d: %w", fileID, err)
+	}
+	return nil
+}
+
+// Get returns the state of catalog row fileID, or lanseedd.ErrNotFound.
+func (s *Store) Get(ctx context.Context, fileID int64) (lanseedd.Row, error) {
+	r, err := scanRow(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+rowColumns+`
+		FROM lanseedd_torrents WHERE file_id = ?`), fileID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("row %d: %w", fileID, lanseedd.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("read row %d: %w", fileID, err)
+	}
+	return r, nil
+}
+
+// GetByInfoHash returns the ready row with that infohash (40 hex characters).
+func (s *Store) GetByInfoHash(ctx context.Context, infohash string) (lanseedd.Row, error) {
+	r, err := scanRow(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+rowColumns+`
+		FROM lanseedd_torrents WHERE infohash = ? AND state = 'ready' ORDER BY file_id LIMIT 1`),
+		strings.ToLower(infohash)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("infohash %s: %w", infohash, lanseedd.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("read infohash %s: %w", infohash, err)
+	}
+	return r, nil
+}
+
+// Rows returns the rows in any of the given states (all rows when none),
+// ordered by file id.
+func (s *Store) Rows(ctx context.Context, states ...lanseedd.State) ([]lanseedd.Row, error) {
+	q := `SELECT ` + rowColumns + ` FROM lanseedd_torrents`
+	var args []any
+	if len(states) > 0 {
+		q += ` WHERE state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`
+		for _, st := range states {
+			args = append(args, string(st))
+		}
+	}
+	rows, err := s.queryRows(ctx, q+` ORDER BY file_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read rows: %w", err)
+	}
+	return rows, nil
+}
+
+// Resync compares the whole catalog table with the state table: catalog rows
+// without state become pending, changed paths pending, rows gone from the
+// catalog deleted. It returns how many rows it changed.
+func (s *Store) Resync(ctx context.Context) (int64, error) {
+	script, err := migrations.Render(s.d.name, "resync", s.names)
+	if err != nil {
+		return 0, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("resync: %w", err)
+	}
+	defer tx.Rollback()
+	var total int64
+	for _, stmt := range script.Statements {
+		res, err := tx.ExecContext(ctx, stmt)
+		if err != nil {
+			return 0, fmt.Errorf("resync catalog %q: %w", s.cfg.Table, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("resync: %w", err)
+	}
+	return total, nil
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
