@@ -51,7 +51,7 @@ type Fingerprint struct {
 type Row struct {
 	FileID int64
 	// Path is the catalog's path, relative to the content root.
-	Path string
+	Path  string
 	State State
 	// Generation grows with every change of the row; results are recorded only
 	// against the generation their work started from.

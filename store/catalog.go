@@ -71,9 +71,9 @@ func (s *Store) ListFiles(ctx context.Context) ([]CatalogFile, error) {
 	var out []CatalogFile
 	for rows.Next() {
 		var (
-			f                      CatalogFile
-			path                   sql.NullString
-			state, ih, errText     sql.NullString
+			f                  CatalogFile
+			path               sql.NullString
+			state, ih, errText sql.NullString
 		)
 		if err := rows.Scan(&f.ID, &path, &state, &ih, &errText); err != nil {
 			return nil, fmt.Errorf("list files: %w", err)
