@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anacrolix/torrent"
 	alog "github.com/anacrolix/log"
+	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
