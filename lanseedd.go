@@ -78,3 +78,19 @@ type Result struct {
 	Error       string
 	Fingerprint Fingerprint
 }
+
+// SeederStats are the seeding client's totals.
+type SeederStats struct {
+	Torrents      int   `json:"torrents"`
+	Peers         int   `json:"peers"`
+	UploadedBytes int64 `json:"uploaded_bytes"`
+	// HashedBytes and HashSeconds count the hashing work since start.
+	HashedBytes int64   `json:"hashed_bytes"`
+	HashSeconds float64 `json:"hash_seconds"`
+}
+
+// TorrentStats are one seeded torrent's figures.
+type TorrentStats struct {
+	Peers         int   `json:"peers"`
+	UploadedBytes int64 `json:"uploaded_bytes"`
+}

@@ -43,7 +43,8 @@ type Seeder struct {
 	cl       *client
 	torrents string // directory of .torrent files
 
-	wake chan struct{}
+	wake   chan struct{}
+	hashed hashCounters
 
 	mu       sync.Mutex
 	byFile   map[int64]metainfo.Hash          // what is seeded for each row
@@ -251,7 +252,9 @@ func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	if err != nil {
 		return Layout{}, nil, classifyStat(err)
 	}
+	start := time.Now()
 	info, err := Info(ctx, l, 0, s.cfg.HashWorkers)
+	s.hashed.add(l.Total, time.Since(start))
 	if err != nil {
 		return Layout{}, nil, classifyStat(err)
 	}

@@ -1,0 +1,45 @@
+package seeder
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/lanseedd/lanseedd"
+)
+
+// hashCounters count hashing work for the status page and metrics.
+type hashCounters struct {
+	bytes atomic.Int64
+	nanos atomic.Int64
+}
+
+func (h *hashCounters) add(bytes int64, d time.Duration) {
+	h.bytes.Add(bytes)
+	h.nanos.Add(int64(d))
+}
+
+// Stats returns the client's totals.
+func (s *Seeder) Stats() lanseedd.SeederStats {
+	st := lanseedd.SeederStats{
+		HashedBytes: s.hashed.bytes.Load(),
+		HashSeconds: time.Duration(s.hashed.nanos.Load()).Seconds(),
+	}
+	for _, t := range s.cl.cl.Torrents() {
+		ts := t.Stats()
+		st.Torrents++
+		st.Peers += ts.ActivePeers
+		st.UploadedBytes += ts.BytesWrittenData.Int64()
+	}
+	return st
+}
+
+// TorrentStats returns one seeded torrent's figures.
+func (s *Seeder) TorrentStats(infohash [20]byte) (lanseedd.TorrentStats, bool) {
+	t, ok := s.cl.cl.Torrent(metainfo.Hash(infohash))
+	if !ok {
+		return lanseedd.TorrentStats{}, false
+	}
+	ts := t.Stats()
+	return lanseedd.TorrentStats{Peers: ts.ActivePeers, UploadedBytes: ts.BytesWrittenData.Int64()}, true
+}
