@@ -42,15 +42,27 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (t *Tracker) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	b := httpBufs.Get().(*httpBuf)
 	defer httpBufs.Put(b)
-	var req announceRequest
-	if err := parseAnnounceQuery(r.URL.RawQuery, &req); err != nil {
-		t.httpFailure(w, b, err)
-		return
+	var remote netip.Addr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		remote = ap.Addr()
 	}
-	ip, ok := t.clientIP(r)
+	var xff []string
+	if len(t.cfg.TrustedProxies) > 0 {
+		xff = r.Header.Values("X-Forwarded-For")
+	}
+	writeReply(w, t.announceBody(b, r.URL.RawQuery, remote, xff))
+}
+
+// announceBody answers the announce in rawQuery from remote (the
+// connection's source) with a bencoded body built in b.
+func (t *Tracker) announceBody(b *httpBuf, rawQuery string, remote netip.Addr, xff []string) []byte {
+	var req announceRequest
+	if err := parseAnnounceQuery(rawQuery, &req); err != nil {
+		return t.failureBody(b, err)
+	}
+	ip, ok := t.clientIP(remote, xff)
 	if !ok {
-		t.httpFailure(w, b, fail("unusable source address"))
-		return
+		return t.failureBody(b, fail("unusable source address"))
 	}
 	if t.cfg.AllowIPParam && req.ip != "" {
 		if s, ok := unescapeString(req.ip); ok {
@@ -69,8 +81,7 @@ func (t *Tracker) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	res, p4, p6, err := t.announce(&op, true, true, b.p4[:0], b.p6[:0])
 	b.p4, b.p6 = p4, p6
 	if err != nil {
-		t.httpFailure(w, b, err)
-		return
+		return t.failureBody(b, err)
 	}
 	t.counters.httpAnnounces.Add(1)
 
@@ -115,7 +126,7 @@ func (t *Tracker) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	}
 	o = append(o, 'e')
 	b.out = o
-	writeReply(w, o)
+	return o
 }
 
 func appendBytes(o, s []byte) []byte {
@@ -136,11 +147,15 @@ func appendPeerDict(o []byte, a netip.Addr, port uint16) []byte {
 func (t *Tracker) serveScrape(w http.ResponseWriter, r *http.Request) {
 	b := httpBufs.Get().(*httpBuf)
 	defer httpBufs.Put(b)
-	hashes, err := parseScrapeQuery(r.URL.RawQuery, b.hashes[:0], t.cfg.MaxScrapeHashes)
+	writeReply(w, t.scrapeBody(b, r.URL.RawQuery))
+}
+
+// scrapeBody answers the scrape in rawQuery with a bencoded body built in b.
+func (t *Tracker) scrapeBody(b *httpBuf, rawQuery string) []byte {
+	hashes, err := parseScrapeQuery(rawQuery, b.hashes[:0], t.cfg.MaxScrapeHashes)
 	b.hashes = hashes
 	if err != nil {
-		t.httpFailure(w, b, err)
-		return
+		return t.failureBody(b, err)
 	}
 	t.counters.httpScrapes.Add(1)
 	// Dictionary keys must be sorted and unique.
@@ -161,12 +176,12 @@ func (t *Tracker) serveScrape(w http.ResponseWriter, r *http.Request) {
 	}
 	o = append(o, "ee"...)
 	b.out = o
-	writeReply(w, o)
+	return o
 }
 
-// httpFailure answers with a bencoded failure reason (and BEP 31 "retry in"
-// when waiting may help).
-func (t *Tracker) httpFailure(w http.ResponseWriter, b *httpBuf, err error) {
+// failureBody is a bencoded failure reason (and BEP 31 "retry in" when
+// waiting may help).
+func (t *Tracker) failureBody(b *httpBuf, err error) []byte {
 	t.counters.httpErrors.Add(1)
 	msg := err.Error()
 	retry := false
@@ -187,7 +202,7 @@ func (t *Tracker) httpFailure(w http.ResponseWriter, b *httpBuf, err error) {
 	}
 	o = append(o, 'e')
 	b.out = o
-	writeReply(w, o)
+	return o
 }
 
 func writeReply(w http.ResponseWriter, body []byte) {
@@ -197,19 +212,17 @@ func writeReply(w http.ResponseWriter, body []byte) {
 	w.Write(body)
 }
 
-// clientIP returns the address announces from r are recorded under: the
+// clientIP returns the address announces are recorded under: the
 // connection's source, or, from a trusted proxy, the last untrusted address
 // of X-Forwarded-For.
-func (t *Tracker) clientIP(r *http.Request) (netip.Addr, bool) {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}, false
+func (t *Tracker) clientIP(remote netip.Addr, xff []string) (netip.Addr, bool) {
+	if !remote.IsValid() {
+		return remote, false
 	}
-	ip := ap.Addr().Unmap()
+	ip := remote.Unmap()
 	if len(t.cfg.TrustedProxies) == 0 || !t.trusted(ip) {
 		return ip, true
 	}
-	xff := r.Header.Values("X-Forwarded-For")
 	for i := len(xff) - 1; i >= 0; i-- {
 		parts := xff[i]
 		for parts != "" {

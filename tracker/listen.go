@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"sync"
-	"time"
 )
 
 // ListenUDP opens n UDP sockets on addr with SO_REUSEPORT, so that the
@@ -53,17 +51,11 @@ func (t *Tracker) ListenAndServe(ctx context.Context, addr string, udpSockets in
 	return t.Serve(ctx, ln, conns)
 }
 
-// Serve serves HTTP on ln and UDP on conns until ctx is done, and runs the
-// expiry loop. It closes ln and conns before it returns.
+// Serve serves HTTP on ln (with ServeTCP) and UDP on conns until ctx is
+// done, and runs the expiry loop. It closes ln and conns before it returns.
 func (t *Tracker) Serve(ctx context.Context, ln net.Listener, conns []net.PacketConn) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{
-		Handler:           t,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
-	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(conns)+2)
 	for i, c := range conns {
@@ -75,16 +67,11 @@ func (t *Tracker) Serve(ctx context.Context, ln net.Listener, conns []net.Packet
 	}
 	wg.Go(func() { errs[len(conns)] = t.Run(ctx) })
 	wg.Go(func() {
-		err := srv.Serve(ln)
-		if !errors.Is(err, http.ErrServerClosed) {
-			errs[len(conns)+1] = fmt.Errorf("tracker: serve http: %w", err)
+		if errs[len(conns)+1] = t.ServeTCP(ctx, ln); errs[len(conns)+1] != nil {
 			cancel()
 		}
 	})
 	<-ctx.Done()
-	shutCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
-	defer stop()
-	srv.Shutdown(shutCtx)
 	wg.Wait()
 	for _, c := range conns {
 		c.Close()

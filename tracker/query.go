@@ -3,6 +3,7 @@ package tracker
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // failure is a request the tracker refuses. Its message goes to the client
@@ -224,4 +225,10 @@ func unhex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// unsafeString views b as a string without copying. The string must not be
+// kept past b's next change: the parsers only read it.
+func unsafeString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }

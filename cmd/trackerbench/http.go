@@ -43,7 +43,7 @@ type httpClient struct {
 }
 
 func httpWorker(ctx context.Context, o *options, res *result, w int) error {
-	c := &httpClient{o: o}
+	c := &httpClient{o: o, d: net.Dialer{Timeout: 5 * time.Second}}
 	if o.sources > 1 {
 		c.d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+w%o.sources))}
 	}
@@ -113,11 +113,17 @@ func httpWorker(ctx context.Context, o *options, res *result, w int) error {
 // peer list rather than a failure.
 func (c *httpClient) do(ctx context.Context) (bool, error) {
 	if c.conn == nil {
-		conn, err := c.d.DialContext(ctx, "tcp", c.o.target)
+		conn, err := c.d.Dial("tcp", c.o.target)
 		if err != nil {
 			return false, err
 		}
 		c.conn = conn
+		if tc, ok := conn.(*net.TCPConn); ok && !c.o.keepAlive {
+			// Close with a reset once the reply is read, so that neither
+			// side keeps the connection in TIME_WAIT and a long run does
+			// not run out of port pairs.
+			tc.SetLinger(0)
+		}
 		if c.br == nil {
 			c.br = bufio.NewReaderSize(conn, 4096)
 		} else {

@@ -1,0 +1,215 @@
+package tracker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ServeTCP serves the HTTP tracker protocol on ln until ctx is done, and
+// returns nil then. It is a small HTTP/1.1 server that knows only GET
+// /announce and /scrape, with keep-alive and no per-request garbage; it
+// answers like ServeHTTP, several times faster than net/http. It closes ln.
+func (t *Tracker) ServeTCP(ctx context.Context, ln net.Listener) error {
+	var wg sync.WaitGroup
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	defer wg.Wait()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of descriptors or the like: back off as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				t.log.Warn("accept failed", slog.Any(logKeyErr, err))
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("tracker: accept: %w", err)
+		}
+		delay = 0
+		wg.Go(func() { t.serveConn(ctx, c) })
+	}
+}
+
+const (
+	httpIdleTimeout = 2 * time.Minute
+	httpReadTimeout = 10 * time.Second
+	httpMaxLine     = 4096
+)
+
+// connState holds one connection's buffers; pooled across connections.
+type connState struct {
+	br  *bufio.Reader
+	buf httpBuf
+	xff []string
+	w   []byte
+}
+
+var connStates = sync.Pool{New: func() any {
+	return &connState{br: bufio.NewReaderSize(nil, httpMaxLine), w: make([]byte, 0, 2048)}
+}}
+
+func (t *Tracker) serveConn(ctx context.Context, c net.Conn) {
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	defer c.Close()
+	defer func() {
+		if p := recover(); p != nil {
+			t.counters.httpErrors.Add(1)
+			t.log.Error("http connection handler panicked", slog.Any(logKeyErr, p))
+		}
+	}()
+	var remote netip.Addr
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		remote = ta.AddrPort().Addr()
+	}
+	st := connStates.Get().(*connState)
+	defer connStates.Put(st)
+	st.br.Reset(c)
+	defer st.br.Reset(nil)
+	for {
+		c.SetReadDeadline(time.Now().Add(httpIdleTimeout))
+		keep, err := t.serveRequest(c, st, remote)
+		if err != nil || !keep {
+			return
+		}
+	}
+}
+
+var (
+	errBadRequest   = errors.New("bad request")
+	errTooManyFiles = errors.New("too many open files")
+)
+
+// serveRequest reads one request from st.br and answers it. It reports
+// whether the connection stays open.
+func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (keep bool, err error) {
+	line, err := st.br.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			t.writeStatus(c, st, "414 URI Too Long")
+		}
+		return false, err
+	}
+	c.SetReadDeadline(time.Now().Add(httpReadTimeout))
+	line = trimCRLF(line)
+	method, rest, ok1 := bytes.Cut(line, []byte(" "))
+	target, proto, ok2 := bytes.Cut(rest, []byte(" "))
+	if !ok1 || !ok2 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) {
+		t.writeStatus(c, st, "400 Bad Request")
+		return false, errBadRequest
+	}
+	keep = string(proto) != "HTTP/1.0"
+	st.xff = st.xff[:0]
+	bodyLen := 0
+	for {
+		h, err := st.br.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				t.writeStatus(c, st, "431 Request Header Fields Too Large")
+			}
+			return false, err
+		}
+		h = trimCRLF(h)
+		if len(h) == 0 {
+			break
+		}
+		k, v, _ := bytes.Cut(h, []byte(":"))
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Connection")):
+			if bytes.EqualFold(v, []byte("close")) {
+				keep = false
+			} else if bytes.EqualFold(v, []byte("keep-alive")) {
+				keep = true
+			}
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			n, err := strconv.Atoi(string(v))
+			if err != nil || n < 0 {
+				t.writeStatus(c, st, "400 Bad Request")
+				return false, errBadRequest
+			}
+			bodyLen = n
+		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+			// No tracker request has a body; do not try to find its end.
+			t.writeStatus(c, st, "400 Bad Request")
+			return false, errBadRequest
+		case bytes.EqualFold(k, []byte("X-Forwarded-For")) && len(t.cfg.TrustedProxies) > 0 && len(st.xff) < 8:
+			st.xff = append(st.xff, string(v))
+		}
+	}
+	if bodyLen > 0 {
+		if bodyLen > httpMaxLine {
+			t.writeStatus(c, st, "413 Content Too Large")
+			return false, errBadRequest
+		}
+		if _, err := st.br.Discard(bodyLen); err != nil {
+			return false, err
+		}
+	}
+	if string(method) != "GET" && string(method) != "HEAD" {
+		t.writeStatus(c, st, "405 Method Not Allowed")
+		return false, errBadRequest
+	}
+	path, query, _ := bytes.Cut(target, []byte("?"))
+	var body []byte
+	switch string(path) {
+	case "/announce":
+		body = t.announceBody(&st.buf, unsafeString(query), remote, st.xff)
+	case "/scrape":
+		body = t.scrapeBody(&st.buf, unsafeString(query))
+	default:
+		w := append(st.w[:0], "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"...)
+		w = appendConnection(w, keep)
+		w = append(w, "not found\n"...)
+		st.w = w
+		_, err := c.Write(w)
+		return keep, err
+	}
+	w := append(st.w[:0], "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-cache\r\nContent-Length: "...)
+	w = strconv.AppendInt(w, int64(len(body)), 10)
+	w = append(w, "\r\n"...)
+	w = appendConnection(w, keep)
+	if string(method) == "GET" {
+		w = append(w, body...)
+	}
+	st.w = w
+	_, err = c.Write(w)
+	return keep, err
+}
+
+func appendConnection(w []byte, keep bool) []byte {
+	if keep {
+		return append(w, "\r\n"...)
+	}
+	return append(w, "Connection: close\r\n\r\n"...)
+}
+
+func (t *Tracker) writeStatus(c net.Conn, st *connState, status string) {
+	t.counters.httpErrors.Add(1)
+	w := append(st.w[:0], "HTTP/1.1 "...)
+	w = append(w, status...)
+	w = append(w, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"...)
+	st.w = w
+	c.Write(w)
+}
+
+func trimCRLF(b []byte) []byte {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
+}
