@@ -38,7 +38,7 @@ type Seeder struct {
 	cfg      Config
 	cat      Catalog
 	announce []string
-	webSeeds []string
+	webSeeds WebSeeds
 	log      *slog.Logger
 	cl       *client
 	torrents string // directory of .torrent files
@@ -52,9 +52,13 @@ type Seeder struct {
 	inflight map[int64]bool
 }
 
-// New starts the BitTorrent client. Torrents announce to announce; the
-// client seeds nothing until Run.
-func New(cfg Config, cat Catalog, announce, webSeeds []string, logger *slog.Logger) (*Seeder, error) {
+// WebSeeds returns the BEP 19 web seed URLs of a row's torrent.
+type WebSeeds func(row lanseedd.Row) []string
+
+// New starts the BitTorrent client. Torrents announce to announce and carry
+// the web seeds webSeeds gives (which may be nil); the client seeds nothing
+// until Run.
+func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *slog.Logger) (*Seeder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -266,7 +270,7 @@ func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	if err != nil {
 		return Layout{}, nil, err
 	}
-	return l, MetaInfo(ib, s.announce, s.webSeeds), nil
+	return l, MetaInfo(ib, s.announce, s.webSeedsOf(row)), nil
 }
 
 func classifyStat(err error) error {
@@ -277,6 +281,13 @@ func classifyStat(err error) error {
 		return fmt.Errorf("%w: not readable: %v", ErrBadPath, err)
 	}
 	return err
+}
+
+func (s *Seeder) webSeedsOf(row lanseedd.Row) []string {
+	if s.webSeeds == nil {
+		return nil
+	}
+	return s.webSeeds(row)
 }
 
 // track records that row fileID is seeded as ih.
@@ -420,7 +431,7 @@ func (s *Seeder) restoreRow(row lanseedd.Row) error {
 	}
 	// Announce and web seed URLs may have changed in the configuration;
 	// they are outside the info dictionary, so the infohash stays.
-	mi = MetaInfo(mi.InfoBytes, s.announce, s.webSeeds)
+	mi = MetaInfo(mi.InfoBytes, s.announce, s.webSeedsOf(row))
 	if err := writeTorrent(s.TorrentFile(row.FileID), mi); err != nil {
 		return err
 	}
