@@ -4,11 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 
 	"github.com/lanseedd/lanseedd/seeder"
 	"github.com/lanseedd/lanseedd/store"
 	"github.com/lanseedd/lanseedd/tracker"
+	"github.com/lanseedd/lanseedd/web"
 )
 
 // Config is the whole daemon's configuration, one part per package.
@@ -16,8 +18,14 @@ type Config struct {
 	Catalog store.Config
 	Seeder  seeder.Config
 	Tracker tracker.Config
-	// HTTPAddr serves the .torrent links.
+	Web     web.Config
+	// HTTPAddr serves the .torrent links, the feed and the web seeds.
 	HTTPAddr string
+	// AdminAddr serves the status page, the JSON API and metrics.
+	AdminAddr string
+	// WebSeeds are extra base URLs that serve the content root as it is
+	// (e.g. the catalog site's nginx); torrents list them after our own.
+	WebSeeds []string
 	// TrackerAddr serves the tracker, HTTP and UDP on the same port.
 	TrackerAddr string
 	// PublicURL is how LAN clients reach this host.
@@ -31,7 +39,9 @@ func DefaultConfig() Config {
 		Catalog:     store.DefaultConfig(),
 		Seeder:      seeder.DefaultConfig(),
 		Tracker:     tracker.DefaultConfig(),
+		Web:         web.Config{FeedItems: 50},
 		HTTPAddr:    ":8080",
+		AdminAddr:   "127.0.0.1:8081",
 		TrackerAddr: ":6969",
 	}
 }
@@ -62,6 +72,14 @@ func (c Config) Validate() error {
 	}
 	if err := c.Tracker.Validate(); err != nil {
 		return err
+	}
+	if err := c.Web.Validate(); err != nil {
+		return err
+	}
+	for _, ws := range c.WebSeeds {
+		if u, err := url.Parse(ws); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("http.web_seeds: want http(s)://HOST/PATH, got %q", ws)
+		}
 	}
 	if c.HTTPAddr == "" {
 		return fmt.Errorf("http.listen: must not be empty")

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/seeder"
 	"github.com/lanseedd/lanseedd/store"
 	"github.com/lanseedd/lanseedd/tracker"
@@ -34,6 +36,11 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.Seeder.ContentRoot, "content", cfg.Seeder.ContentRoot, "content root; catalog paths are relative to it")
 	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP listener for .torrent links")
 	fs.StringVar(&cfg.TrackerAddr, "tracker", cfg.TrackerAddr, "tracker listener (HTTP and UDP)")
+	fs.StringVar(&cfg.AdminAddr, "admin", cfg.AdminAddr, "admin listener: status page, JSON API, metrics (keep it on loopback or a trusted network)")
+	fs.Func("webseed", "extra web seed base URL serving the content root (repeatable)", func(s string) error {
+		cfg.WebSeeds = append(cfg.WebSeeds, s)
+		return nil
+	})
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "how LAN clients reach this host, e.g. http://fileserver.lan (default: from the host name)")
 	fs.IntVar(&cfg.Seeder.PeerPort, "peer-port", cfg.Seeder.PeerPort, "BitTorrent listen port")
 	fs.TextVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
@@ -66,9 +73,11 @@ type Main struct {
 	Seeder  *seeder.Seeder
 
 	httpLn    net.Listener
+	adminLn   net.Listener
 	trackerLn net.Listener
 	udp       []net.PacketConn
 	httpSrv   *http.Server
+	adminSrv  *http.Server
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -118,6 +127,9 @@ func (m *Main) Start(ctx context.Context) error {
 	if m.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http listener: %w", err)
 	}
+	if m.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
 	ep, err := endpointsFor(cfg.PublicURL, m.httpLn.Addr(), m.trackerLn.Addr())
 	if err != nil {
 		return err
@@ -126,31 +138,63 @@ func (m *Main) Start(ctx context.Context) error {
 		m.Log.Info("no -public-url given; LAN clients are told to reach this host by its name",
 			"public_url", ep.public, "hint", "set -public-url http://NAME-OR-IP if clients cannot resolve it")
 	}
-	if m.Seeder, err = seeder.New(cfg.Seeder, st, ep.announce, nil, m.Log.With("component", "seeder")); err != nil {
+	webSeeds := func(row lanseedd.Row) []string {
+		return append([]string{web.WebSeedURL(ep.links, row.FileID)}, contentWebSeeds(cfg.WebSeeds, row.Path)...)
+	}
+	if m.Seeder, err = seeder.New(cfg.Seeder, st, ep.announce, webSeeds, m.Log.With("component", "seeder")); err != nil {
 		return err
 	}
+	webCfg := cfg.Web
+	webCfg.BaseURL, webCfg.Version = ep.links, Version
+	webLog := m.Log.With("component", "web")
 	m.httpSrv = &http.Server{
-		Handler:           web.New(st, m.Seeder, m.Log.With("component", "web")),
+		Handler:           web.NewPublic(webCfg, st, m.Seeder, webLog),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+	}
+	m.adminSrv = &http.Server{
+		Handler:           web.NewAdmin(webCfg, st, m.Seeder, m.Tracker, webLog),
+		ReadHeaderTimeout: 10 * time.Second,
 	}
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.goRun("tracker", func() error { return m.Tracker.Serve(ctx, m.trackerLn, m.udp) })
 	m.goRun("seeder", func() error { return m.Seeder.Run(ctx) })
 	m.goRun("catalog watch", func() error { return st.Watch(ctx, m.Seeder.Wake) })
-	m.goRun("http", func() error {
-		if err := m.httpSrv.Serve(m.httpLn); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	m.goRun("http", func() error { return serve(m.httpSrv, m.httpLn) })
+	m.goRun("admin", func() error { return serve(m.adminSrv, m.adminLn) })
 	m.Log.Info("lanseedd running",
 		"links", ep.links+"/t/{id}.torrent",
+		"status_page", "http://"+m.adminLn.Addr().String()+"/",
 		"announce", strings.Join(ep.announce, " "),
 		"peer_port", m.Seeder.Port(),
 		"content", m.Seeder.ContentRoot())
 	return nil
+}
+
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// contentWebSeeds returns, for each base URL serving the content root as it
+// is, the BEP 19 URL of a row: the directory holding the row's file or
+// directory, ending in "/", so that clients append the torrent's name.
+func contentWebSeeds(bases []string, catalogPath string) []string {
+	dir := path.Dir(path.Clean("/" + catalogPath))
+	var out []string
+	for _, b := range bases {
+		u := strings.TrimRight(b, "/")
+		for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
+			if part != "" {
+				u += "/" + url.PathEscape(part)
+			}
+		}
+		out = append(out, u+"/")
+	}
+	return out
 }
 
 // goRun runs a part in the background; its error is kept for Close.
@@ -165,8 +209,11 @@ func (m *Main) goRun(name string, run func() error) {
 	})
 }
 
-// HTTPURL and TrackerURL give the listeners' base URLs on loopback, for tests.
+// HTTPURL gives the public listener's base URL on loopback, for tests.
 func (m *Main) HTTPURL() string { return "http://" + loopback(m.httpLn.Addr()) }
+
+// AdminURL gives the admin listener's base URL on loopback, for tests.
+func (m *Main) AdminURL() string { return "http://" + loopback(m.adminLn.Addr()) }
 
 // AnnounceURL is the tracker's HTTP announce URL on loopback.
 func (m *Main) AnnounceURL() string { return "http://" + loopback(m.trackerLn.Addr()) + "/announce" }
@@ -181,11 +228,13 @@ func (m *Main) Close() error {
 	if m.cancel != nil {
 		m.cancel()
 	}
-	if m.httpSrv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		m.httpSrv.Shutdown(ctx)
-		cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	for _, srv := range []*http.Server{m.httpSrv, m.adminSrv} {
+		if srv != nil {
+			srv.Shutdown(ctx)
+		}
 	}
+	cancel()
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
 	select {
@@ -193,13 +242,12 @@ func (m *Main) Close() error {
 	case <-time.After(shutdownTimeout):
 		m.Log.Warn("parts did not stop in time", "timeout", shutdownTimeout)
 	}
-	if m.httpSrv == nil && m.httpLn != nil {
-		m.httpLn.Close()
-	}
 	if m.cancel == nil {
 		// Start failed before serving: the listeners are ours to close.
-		if m.trackerLn != nil {
-			m.trackerLn.Close()
+		for _, ln := range []net.Listener{m.httpLn, m.adminLn, m.trackerLn} {
+			if ln != nil {
+				ln.Close()
+			}
 		}
 		for _, c := range m.udp {
 			c.Close()

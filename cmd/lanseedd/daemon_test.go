@@ -40,6 +40,7 @@ func startDaemon(tb testing.TB, content string) *testDaemon {
 	cfg.Seeder.PeerPort = 0
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TrackerAddr = "127.0.0.1:0"
+	cfg.AdminAddr = "127.0.0.1:0"
 	cfg.PublicURL = "http://127.0.0.1"
 	logger := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	m := NewMain(cfg, logger)

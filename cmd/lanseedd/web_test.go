@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	alog "github.com/anacrolix/log"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/web"
+)
+
+func getWith(tb testing.TB, url string, header map[string]string) (*http.Response, []byte) {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	return resp, buf.Bytes()
+}
+
+func TestPublicEndpoints(t *testing.T) {
+	content := t.TempDir()
+	name := "Фильм 01.bin"
+	data := writeRandom(t, filepath.Join(content, name), 300<<10+17)
+	if err := os.Mkdir(filepath.Join(content, "Series"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ep := writeRandom(t, filepath.Join(content, "Series", "e01.bin"), 50<<10)
+	writeRandom(t, filepath.Join(content, "secret.bin"), 10)
+	snapshot.Guard(t, content)
+
+	d := startDaemon(t, content)
+	id := d.exec(t, "INSERT INTO files(path) VALUES (?)", name)
+	dirID := d.exec(t, "INSERT INTO files(path) VALUES (?)", "Series")
+	missingID := d.exec(t, "INSERT INTO files(path) VALUES (?)", "nope.bin")
+	row := d.waitState(t, id, lanseedd.StateReady)
+	d.waitState(t, dirID, lanseedd.StateReady)
+	d.waitState(t, missingID, lanseedd.StateMissing)
+	base := d.HTTPURL()
+
+	t.Run("torrent link", func(t *testing.T) {
+		resp, body := getWith(t, base+"/t/"+itoa(id)+".torrent", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %s", resp.Status)
+		}
+		cd := resp.Header.Get("Content-Disposition")
+		want := `attachment; filename="_____ 01.bin.torrent"; filename*=UTF-8''%D0%A4%D0%B8%D0%BB%D1%8C%D0%BC%2001.bin.torrent`
+		if cd != want {
+			t.Errorf("Content-Disposition\n got %s\nwant %s", cd, want)
+		}
+		etag := resp.Header.Get("ETag")
+		if etag == "" || resp.Header.Get("Last-Modified") == "" {
+			t.Fatalf("no ETag/Last-Modified: %v", resp.Header)
+		}
+		again, _ := getWith(t, base+"/t/"+itoa(id)+".torrent", map[string]string{"If-None-Match": etag})
+		if again.StatusCode != http.StatusNotModified {
+			t.Errorf("re-fetch with If-None-Match: %s, want 304", again.Status)
+		}
+		byHash, body2 := getWith(t, base+"/t/"+strings.ToUpper(row.InfoHash)+".torrent", nil)
+		if byHash.StatusCode != 200 || !bytes.Equal(body, body2) {
+			t.Errorf("by infohash: %s, same body %v", byHash.Status, bytes.Equal(body, body2))
+		}
+		mi, err := metainfo.Load(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mi.UrlList) == 0 || mi.UrlList[0] != web.WebSeedURL(d.publicBase(), id) {
+			t.Errorf("url-list %q does not start with our web seed %q", mi.UrlList, web.WebSeedURL(d.publicBase(), id))
+		}
+	})
+
+	t.Run("file API", func(t *testing.T) {
+		resp, body := getWith(t, base+"/api/files/"+itoa(id), nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %s: %s", resp.Status, body)
+		}
+		var f web.File
+		if err := json.Unmarshal(body, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.ID != id || f.Name != name || f.State != "ready" || f.Size != int64(len(data)) || f.InfoHash != row.InfoHash {
+			t.Errorf("file = %+v", f)
+		}
+		if !strings.HasSuffix(f.TorrentURL, "/t/"+itoa(id)+".torrent") {
+			t.Errorf("torrent_url = %q", f.TorrentURL)
+		}
+		m, err := metainfo.ParseMagnetUri(f.Magnet)
+		if err != nil {
+			t.Fatalf("magnet %q: %v", f.Magnet, err)
+		}
+		if m.InfoHash.HexString() != row.InfoHash || m.DisplayName != name || len(m.Trackers) == 0 || m.Params.Get("ws") == "" {
+			t.Errorf("magnet %q lacks infohash, dn, tr or ws", f.Magnet)
+		}
+		resp, body = getWith(t, base+"/api/files/"+itoa(missingID), nil)
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"state": "missing"`) || !strings.Contains(string(body), "nope.bin") {
+			t.Errorf("missing row: %s %s", resp.Status, body)
+		}
+		if resp, _ := getWith(t, base+"/api/files/424242", nil); resp.StatusCode != 404 {
+			t.Errorf("unknown id: %s", resp.Status)
+		}
+	})
+
+	t.Run("feed", func(t *testing.T) {
+		resp, body := getWith(t, base+"/feed.rss", nil)
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/rss+xml") {
+			t.Fatalf("%s %s", resp.Status, resp.Header.Get("Content-Type"))
+		}
+		var doc struct {
+			Items []struct {
+				Title     string `xml:"title"`
+				GUID      string `xml:"guid"`
+				Enclosure struct {
+					URL  string `xml:"url,attr"`
+					Type string `xml:"type,attr"`
+				} `xml:"enclosure"`
+			} `xml:"channel>item"`
+		}
+		if err := xml.Unmarshal(body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Items) != 2 {
+			t.Fatalf("feed has %d items, want the 2 ready rows:\n%s", len(doc.Items), body)
+		}
+		found := false
+		for _, it := range doc.Items {
+			if it.Title == name {
+				found = true
+				if it.GUID != "urn:btih:"+row.InfoHash || it.Enclosure.Type != "application/x-bittorrent" ||
+					!strings.HasSuffix(it.Enclosure.URL, "/t/"+itoa(id)+".torrent") {
+					t.Errorf("item %+v", it)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no item for %q", name)
+		}
+		validateRSS(t, body)
+	})
+
+	t.Run("web seed", func(t *testing.T) {
+		ws := web.WebSeedURL(base, id) + url.PathEscape(name)
+		resp, body := getWith(t, ws, nil)
+		if resp.StatusCode != 200 || !bytes.Equal(body, data) {
+			t.Fatalf("full GET: %s, %d bytes", resp.Status, len(body))
+		}
+		resp, body = getWith(t, ws, map[string]string{"Range": "bytes=1000-1999"})
+		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[1000:2000]) {
+			t.Errorf("Range: %s, %d bytes", resp.Status, len(body))
+		}
+		resp, body = getWith(t, web.WebSeedURL(base, dirID)+"Series/e01.bin", nil)
+		if resp.StatusCode != 200 || !bytes.Equal(body, ep) {
+			t.Errorf("multi-file: %s, %d bytes", resp.Status, len(body))
+		}
+		for _, p := range []string{
+			web.WebSeedURL(base, id),                       // directory listing
+			web.WebSeedURL(base, id) + "secret.bin",        // another file
+			web.WebSeedURL(base, id) + "..%2fsecret.bin",   // encoded traversal
+			web.WebSeedURL(base, id) + "..%252fsecret.bin", // double-encoded
+			web.WebSeedURL(base, dirID) + "Series/..%2fsecret.bin",
+			web.WebSeedURL(base, dirID) + "Series/%2e%2e/secret.bin",
+			web.WebSeedURL(base, dirID) + "Series",
+			web.WebSeedURL(base, missingID) + "nope.bin", // not ready
+			base + web.WebSeedPrefix + "..%2f..%2fetc%2fpasswd",
+			base + "/ws/%2e%2e/secret.bin",
+		} {
+			resp, body := getWith(t, p, nil)
+			if resp.StatusCode == 200 || bytes.Contains(body, data[:10]) {
+				t.Errorf("GET %s: %s, must be refused", p, resp.Status)
+			}
+		}
+	})
+}
+
+// publicBase is the base URL that goes into torrents (the -public-url host
+// with the HTTP port).
+func (d *testDaemon) publicBase() string { return d.HTTPURL() }
+
+// validateRSS parses the feed with Python's feedparser, the parser many RSS
+// readers are built on, and fails on anything it calls malformed.
+func validateRSS(t *testing.T, feed []byte) {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import feedparser").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("python3-feedparser is not installed (.ci/run installs it): %v", err)
+		}
+		t.Skipf("python3-feedparser is not installed: %v", err)
+	}
+	cmd := exec.Command(py, "-c", `
+import sys, feedparser
+d = feedparser.parse(sys.stdin.buffer.read())
+if d.bozo:
+    sys.exit("malformed: %r" % d.bozo_exception)
+if d.version != "rss20":
+    sys.exit("not RSS 2.0: %r" % d.version)
+for e in d.entries:
+    enc = [l for l in e.links if l.get("rel") == "enclosure"]
+    if not enc or enc[0]["type"] != "application/x-bittorrent":
+        sys.exit("entry without a torrent enclosure: %r" % e)
+print(len(d.entries))
+`)
+	cmd.Stdin = bytes.NewReader(feed)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("feedparser: %v: %s", err, out)
+	}
+}
+
+// TestWebSeedAlone downloads with our seeder stopped: a client completes
+// from the web seed alone.
+func TestWebSeedAlone(t *testing.T) {
+	content := t.TempDir()
+	name := "Фильм web seed.bin"
+	data := writeRandom(t, filepath.Join(content, name), 1<<20+333)
+	snapshot.Guard(t, content)
+	d := startDaemon(t, content)
+	id := d.exec(t, "INSERT INTO files(path) VALUES (?)", name)
+	d.waitState(t, id, lanseedd.StateReady)
+	mi := d.fetchTorrent(t, id)
+	d.Seeder.Close() // no BitTorrent peer at all from here on
+
+	t.Run("anacrolix", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := torrent.NewDefaultClientConfig()
+		cfg.DataDir = dir
+		cfg.ListenHost = func(string) string { return "127.0.0.1" }
+		cfg.ListenPort = 0
+		cfg.NoDHT = true
+		cfg.DisableTrackers = true
+		cfg.DisableIPv6 = true
+		cfg.DisableUTP = true
+		cfg.NoDefaultPortForwarding = true
+		cfg.Logger = alog.Default.WithFilterLevel(alog.Critical)
+		cl, err := torrent.NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		tt, err := cl.AddTorrent(mi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt.DownloadAll()
+		select {
+		case <-tt.Complete().On():
+		case <-time.After(60 * time.Second):
+			t.Fatalf("web seed download did not complete: %d of %d", tt.BytesCompleted(), tt.Length())
+		}
+		got, _ := os.ReadFile(filepath.Join(dir, name))
+		if !bytes.Equal(got, data) {
+			t.Fatal("downloaded bytes differ")
+		}
+	})
+	t.Run("aria2c", func(t *testing.T) {
+		aria2c := requireTool(t, "aria2c")
+		dir := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, aria2c, "--dir", dir, "--seed-time=0", "--enable-dht=false",
+			"--enable-dht6=false", "--bt-enable-lpd=false", "--bt-tracker-timeout=2", "--console-log-level=warn",
+			"--summary-interval=0", "--follow-torrent=mem", d.HTTPURL()+"/t/"+itoa(id)+".torrent").CombinedOutput()
+		if err != nil {
+			t.Fatalf("aria2c: %v\n%s", err, out)
+		}
+		got, _ := os.ReadFile(filepath.Join(dir, name))
+		if !bytes.Equal(got, data) {
+			t.Fatalf("aria2c's file differs\n%s", out)
+		}
+	})
+}

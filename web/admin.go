@@ -1,0 +1,269 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/store"
+	"github.com/lanseedd/lanseedd/tracker"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed status.html
+var templates embed.FS
+
+var statusPage = template.Must(template.New("status.html").Funcs(template.FuncMap{
+	"bytes": formatBytes,
+	"short": func(s string) string { return s[:min(len(s), 12)] },
+}).ParseFS(templates, "status.html"))
+
+// Admin serves the status page, the JSON API, metrics and health checks.
+type Admin struct {
+	cfg     Config
+	cat     Catalog
+	seeder  Seeder
+	tracker Tracker
+	log     *slog.Logger
+	started time.Time
+	mux     *http.ServeMux
+}
+
+// NewAdmin returns the admin handler.
+func NewAdmin(cfg Config, cat Catalog, seeder Seeder, tr Tracker, logger *slog.Logger) *Admin {
+	a := &Admin{cfg: cfg, cat: cat, seeder: seeder, tracker: tr, log: logger, started: time.Now(), mux: http.NewServeMux()}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&collector{a: a})
+	a.mux.HandleFunc("GET /{$}", a.status)
+	a.mux.HandleFunc("GET /api/files", a.apiFiles)
+	a.mux.HandleFunc("GET /api/files/{id}", a.apiFile)
+	a.mux.HandleFunc("GET /api/stats", a.apiStats)
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	a.mux.HandleFunc("GET /readyz", a.ready)
+	return a
+}
+
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// Stats is the JSON of /api/stats.
+type Stats struct {
+	Version       string                   `json:"version"`
+	Started       time.Time                `json:"started"`
+	UptimeSeconds float64                  `json:"uptime_seconds"`
+	Rows          map[lanseedd.State]int64 `json:"rows"`
+	Seeder        lanseedd.SeederStats     `json:"seeder"`
+	Tracker       tracker.Stats            `json:"tracker"`
+	// OldestPendingSeconds is how long the longest-waiting row has waited.
+	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
+}
+
+func (a *Admin) stats(ctx context.Context) (Stats, error) {
+	s := Stats{
+		Version: a.cfg.Version, Started: a.started, UptimeSeconds: time.Since(a.started).Seconds(),
+		Seeder: a.seeder.Stats(), Tracker: a.tracker.Stats(),
+	}
+	var err error
+	if s.Rows, err = a.cat.Counts(ctx); err != nil {
+		return s, err
+	}
+	for _, st := range []lanseedd.State{lanseedd.StatePending, lanseedd.StateReady, lanseedd.StateMissing, lanseedd.StateError} {
+		s.Rows[st] += 0 // every state is listed, zero or not
+	}
+	t, ok, err := a.cat.OldestPending(ctx)
+	if err != nil {
+		return s, err
+	}
+	if ok {
+		s.OldestPendingSeconds = max(0, time.Since(t).Seconds())
+	}
+	return s, nil
+}
+
+func (a *Admin) apiStats(w http.ResponseWriter, r *http.Request) {
+	s, err := a.stats(r.Context())
+	if err != nil {
+		a.catalogDown(w, err)
+		return
+	}
+	writeJSON(w, s)
+}
+
+func (a *Admin) catalogDown(w http.ResponseWriter, err error) {
+	a.log.Warn("reading the catalog failed", "err", err)
+	http.Error(w, "the catalog is unavailable: "+err.Error(), http.StatusServiceUnavailable)
+}
+
+// query reads the page parameters: state (repeatable or comma-separated),
+// q (path substring), page (from 1), per_page.
+func query(r *http.Request) (store.Query, int) {
+	v := r.URL.Query()
+	q := store.Query{Search: strings.TrimSpace(v.Get("q")), Limit: 50}
+	for _, s := range v["state"] {
+		for _, st := range strings.Split(s, ",") {
+			if st := lanseedd.State(strings.TrimSpace(st)); st.Valid() {
+				q.States = append(q.States, st)
+			}
+		}
+	}
+	if n, err := strconv.Atoi(v.Get("per_page")); err == nil && n > 0 {
+		q.Limit = min(n, 1000)
+	}
+	page := 1
+	if n, err := strconv.Atoi(v.Get("page")); err == nil && n > 1 {
+		page = n
+	}
+	q.Offset = (page - 1) * q.Limit
+	return q, page
+}
+
+// withSwarm adds tracker and seeder figures to a file's JSON view.
+func (a *Admin) withSwarm(f File) File {
+	var ih [20]byte
+	if _, err := hex.Decode(ih[:], []byte(f.InfoHash)); err != nil || f.InfoHash == "" {
+		return f
+	}
+	sw, _ := a.tracker.Swarm(ih)
+	f.Seeders, f.Leechers, f.Completed = &sw.Seeders, &sw.Leechers, &sw.Completed
+	ts, _ := a.seeder.TorrentStats(ih)
+	f.Uploaded = &ts.UploadedBytes
+	return f
+}
+
+// apiFiles serves GET /api/files: a page of rows with their figures.
+func (a *Admin) apiFiles(w http.ResponseWriter, r *http.Request) {
+	q, page := query(r)
+	rows, total, err := a.cat.Page(r.Context(), q)
+	if err != nil {
+		a.catalogDown(w, err)
+		return
+	}
+	out := struct {
+		Total   int64  `json:"total"`
+		Page    int    `json:"page"`
+		PerPage int    `json:"per_page"`
+		Files   []File `json:"files"`
+	}{Total: total, Page: page, PerPage: q.Limit, Files: []File{}}
+	for _, row := range rows {
+		out.Files = append(out.Files, a.withSwarm(describe(a.cfg.BaseURL, a.seeder, row)))
+	}
+	writeJSON(w, out)
+}
+
+func (a *Admin) apiFile(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	row, err := a.cat.Get(r.Context(), id)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	writeJSON(w, a.withSwarm(describe(a.cfg.BaseURL, a.seeder, row)))
+}
+
+// ready answers 200 when the catalog answers; the client is up as long as
+// the process is.
+func (a *Admin) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := a.cat.Ping(ctx); err != nil {
+		http.Error(w, "catalog unreachable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// statusView is what status.html renders.
+type statusView struct {
+	Stats
+	Uptime    string
+	Attention []statusRow
+	Files     []statusRow
+	Query     store.Query
+	Filter    string // the state filter, "" for all
+	Total     int64
+	Page      int
+	Pages     int
+	PrevURL   string
+	NextURL   string
+	States    []lanseedd.State
+	Error     string
+}
+
+type statusRow struct {
+	File
+	Age string
+}
+
+// status renders the status page: counts, rows needing attention, then a
+// searchable, paged table of torrents.
+func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	now := time.Now()
+	q, page := query(r)
+	v := statusView{
+		Query: q, Page: page,
+		States: []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError},
+	}
+	if len(q.States) == 1 {
+		v.Filter = string(q.States[0])
+	}
+	var err error
+	v.Stats, err = a.stats(ctx)
+	v.Uptime = time.Since(a.started).Round(time.Second).String()
+	if err == nil {
+		var rows []lanseedd.Row
+		rows, _, err = a.cat.Page(ctx, store.Query{
+			States: []lanseedd.State{lanseedd.StateError, lanseedd.StateMissing}, Newest: true, Limit: 20,
+		})
+		for _, row := range rows {
+			v.Attention = append(v.Attention, statusRow{File: describe(a.cfg.BaseURL, a.seeder, row), Age: formatAge(now, row.UpdatedAt)})
+		}
+	}
+	if err == nil {
+		var rows []lanseedd.Row
+		rows, v.Total, err = a.cat.Page(ctx, q)
+		for _, row := range rows {
+			v.Files = append(v.Files, statusRow{File: a.withSwarm(describe(a.cfg.BaseURL, a.seeder, row)), Age: formatAge(now, row.UpdatedAt)})
+		}
+	}
+	if err != nil {
+		v.Error = "The catalog database is unavailable: " + err.Error() + ". Seeding and tracking go on; this page fills again when it is back."
+	}
+	v.Pages = int((v.Total + int64(q.Limit) - 1) / int64(q.Limit))
+	link := func(p int) string {
+		vals := url.Values{}
+		if q.Search != "" {
+			vals.Set("q", q.Search)
+		}
+		if v.Filter != "" {
+			vals.Set("state", v.Filter)
+		}
+		vals.Set("page", strconv.Itoa(p))
+		return "?" + vals.Encode()
+	}
+	if page > 1 {
+		v.PrevURL = link(page - 1)
+	}
+	if page < v.Pages {
+		v.NextURL = link(page + 1)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusPage.Execute(w, v); err != nil {
+		a.log.Warn("rendering the status page failed", "err", err)
+	}
+}

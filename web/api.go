@@ -1,0 +1,68 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"path"
+	"strconv"
+	"time"
+
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/seeder"
+)
+
+// File is the JSON view of one catalog row.
+type File struct {
+	ID         int64     `json:"id"`
+	Path       string    `json:"path"`
+	Name       string    `json:"name"`
+	State      string    `json:"state"`
+	Size       int64     `json:"size"`
+	InfoHash   string    `json:"infohash,omitempty"`
+	Magnet     string    `json:"magnet,omitempty"`
+	TorrentURL string    `json:"torrent_url,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	// Swarm figures, on the admin API only.
+	Seeders   *int   `json:"seeders,omitempty"`
+	Leechers  *int   `json:"leechers,omitempty"`
+	Completed *int   `json:"completed,omitempty"`
+	Uploaded  *int64 `json:"uploaded_bytes,omitempty"`
+}
+
+// describe builds a row's JSON view; ready rows get their links.
+func describe(base string, s Seeder, row lanseedd.Row) File {
+	f := File{
+		ID: row.FileID, Path: row.Path, Name: row.Name, State: string(row.State),
+		Size: row.Size, Error: row.Error, UpdatedAt: row.UpdatedAt,
+	}
+	if f.Name == "" {
+		f.Name = path.Base(row.Path)
+	}
+	if row.State != lanseedd.StateReady {
+		return f
+	}
+	f.InfoHash = row.InfoHash
+	f.TorrentURL = base + "/t/" + strconv.FormatInt(row.FileID, 10) + ".torrent"
+	if mi, err := metainfo.LoadFromFile(s.TorrentFile(row.FileID)); err == nil {
+		f.Magnet = seeder.Magnet(mi, f.Name, row.Size)
+	}
+	return f
+}
+
+// apiFile serves GET /api/files/{id}.
+func (p *Public) apiFile(w http.ResponseWriter, r *http.Request) {
+	row, ok := p.lookup(w, r, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	writeJSON(w, describe(p.cfg.BaseURL, p.seeder, row))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

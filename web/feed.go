@@ -1,0 +1,85 @@
+package web
+
+import (
+	"encoding/xml"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/store"
+)
+
+type rss struct {
+	XMLName xml.Name   `xml:"rss"`
+	Version string     `xml:"version,attr"`
+	Channel rssChannel `xml:"channel"`
+}
+
+type rssChannel struct {
+	Title       string    `xml:"title"`
+	Link        string    `xml:"link"`
+	Description string    `xml:"description"`
+	TTL         int       `xml:"ttl"`
+	LastBuild   string    `xml:"lastBuildDate,omitempty"`
+	Items       []rssItem `xml:"item"`
+}
+
+type rssItem struct {
+	Title     string       `xml:"title"`
+	Link      string       `xml:"link"`
+	GUID      rssGUID      `xml:"guid"`
+	PubDate   string       `xml:"pubDate"`
+	Enclosure rssEnclosure `xml:"enclosure"`
+	Desc      string       `xml:"description,omitempty"`
+}
+
+type rssGUID struct {
+	IsPermaLink bool   `xml:"isPermaLink,attr"`
+	Value       string `xml:",chardata"`
+}
+
+type rssEnclosure struct {
+	URL    string `xml:"url,attr"`
+	Length int64  `xml:"length,attr"`
+	Type   string `xml:"type,attr"`
+}
+
+// feed serves GET /feed.rss: the newest ready torrents, so that clients'
+// RSS downloaders pick new content up. A GUID is the infohash: stable for
+// the same content, new when the content changes.
+func (p *Public) feed(w http.ResponseWriter, r *http.Request) {
+	rows, _, err := p.cat.Page(r.Context(), store.Query{
+		States: []lanseedd.State{lanseedd.StateReady}, Newest: true, Limit: p.cfg.FeedItems,
+	})
+	if err != nil {
+		p.log.Warn("reading the catalog failed", "err", err)
+		http.Error(w, "the catalog is unavailable; try again shortly", http.StatusServiceUnavailable)
+		return
+	}
+	doc := rss{Version: "2.0", Channel: rssChannel{
+		Title:       "lanseedd: new files",
+		Link:        p.cfg.BaseURL + "/feed.rss",
+		Description: "The newest files shared over BitTorrent on this server",
+		TTL:         5,
+	}}
+	for _, row := range rows {
+		if doc.Channel.LastBuild == "" {
+			doc.Channel.LastBuild = row.UpdatedAt.Format(time.RFC1123Z)
+		}
+		link := p.cfg.BaseURL + "/t/" + strconv.FormatInt(row.FileID, 10) + ".torrent"
+		doc.Channel.Items = append(doc.Channel.Items, rssItem{
+			Title:     row.Name,
+			Link:      link,
+			GUID:      rssGUID{Value: "urn:btih:" + row.InfoHash},
+			PubDate:   row.UpdatedAt.Format(time.RFC1123Z),
+			Enclosure: rssEnclosure{URL: link, Length: torrentSize(p.seeder.TorrentFile(row.FileID)), Type: "application/x-bittorrent"},
+			Desc:      row.Path + " (" + formatBytes(row.Size) + ")",
+		})
+	}
+	w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")
+	w.Write([]byte(xml.Header))
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	enc.Encode(doc)
+}

@@ -1,0 +1,109 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/lanseedd/lanseedd/seeder"
+)
+
+// WebSeedPrefix is where the public listener serves content as a BEP 19 web
+// seed: a row's URL is WebSeedPrefix + id + "/", and clients append the
+// torrent's name (and a file's path in a multi-file torrent).
+const WebSeedPrefix = "/ws/"
+
+// WebSeedURL is the web seed URL of row fileID under base.
+func WebSeedURL(base string, fileID int64) string {
+	return base + WebSeedPrefix + strconv.FormatInt(fileID, 10) + "/"
+}
+
+// webSeed serves GET /ws/{id}/{name}[/{path…}] with Range support. Only
+// files of ready rows are served, and only the files their torrent lists:
+// the requested path is matched against the torrent, never joined onto the
+// file system as given, so no listing and no traversal is possible.
+func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	row, ok := p.lookup(w, r, strconv.FormatInt(id, 10))
+	if !ok || refuseUnready(w, row) {
+		return
+	}
+	mi, err := metainfo.LoadFromFile(p.seeder.TorrentFile(row.FileID))
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "the torrent is being regenerated", http.StatusServiceUnavailable)
+		return
+	}
+	info, err := mi.UnmarshalInfo()
+	if err != nil {
+		http.Error(w, "the torrent is unreadable", http.StatusInternalServerError)
+		return
+	}
+	want := strings.Split(r.PathValue("path"), "/")
+	rel, length, ok := torrentFile(&info, want)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	catalogPath := row.Path
+	if rel != "" {
+		catalogPath = path.Join(row.Path, rel)
+	}
+	abs, err := seeder.Resolve(p.seeder.ContentRoot(), catalogPath)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			http.NotFound(w, r)
+		} else {
+			http.Error(w, "the file cannot be read", http.StatusInternalServerError)
+		}
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		http.NotFound(w, r)
+		return
+	}
+	if fi.Size() != length {
+		// The file changed since it was hashed; the seeder redoes it.
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "the file changed on the server and is being rehashed", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("ETag", `"`+row.InfoHash+`"`)
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// torrentFile finds the file of info that the path components name: the
+// torrent's name for a single-file torrent, name/path… for a multi-file one.
+// It returns the file's path inside the row's directory ("" for a single
+// file) and its length.
+func torrentFile(info *metainfo.Info, parts []string) (string, int64, bool) {
+	if len(parts) == 0 || parts[0] != info.Name {
+		return "", 0, false
+	}
+	if !info.IsDir() {
+		return "", info.Length, len(parts) == 1
+	}
+	for _, f := range info.Files {
+		if slices.Equal(f.Path, parts[1:]) {
+			return strings.Join(f.Path, "/"), f.Length, true
+		}
+	}
+	return "", 0, false
+}
