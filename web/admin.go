@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/hex"
@@ -26,6 +27,7 @@ var templates embed.FS
 var statusPage = template.Must(template.New("status.html").Funcs(template.FuncMap{
 	"bytes": formatBytes,
 	"short": func(s string) string { return s[:min(len(s), 12)] },
+	"count": func(m map[lanseedd.State]int64, s string) int64 { return m[lanseedd.State(s)] },
 }).ParseFS(templates, "status.html"))
 
 // Admin serves the status page, the JSON API, metrics and health checks.
@@ -262,8 +264,12 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 	if page < v.Pages {
 		v.NextURL = link(page + 1)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := statusPage.Execute(w, v); err != nil {
-		a.log.Warn("rendering the status page failed", "err", err)
+	var html bytes.Buffer
+	if err := statusPage.Execute(&html, v); err != nil {
+		a.log.Error("rendering the status page failed", "err", err)
+		http.Error(w, "the status page failed to render: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(html.Bytes())
 }
