@@ -9,6 +9,7 @@ import (
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
+	"golang.org/x/time/rate"
 )
 
 // client is the BitTorrent client that seeds ready rows, read-only.
@@ -21,8 +22,8 @@ type client struct {
 	torrents map[metainfo.Hash]*torrent.Torrent
 }
 
-func newClient(cfg Config, logger *slog.Logger, bad func(metainfo.Hash, int)) (*client, error) {
-	st := newROStorage(bad)
+func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)) (*client, error) {
+	st := newROStorage(cfg.OpenFiles, changed)
 	cc := torrent.NewDefaultClientConfig()
 	// The client's own files live in the state directory, never in content.
 	cc.DataDir = filepath.Join(cfg.StateDir, "client")
@@ -40,6 +41,15 @@ func newClient(cfg Config, logger *slog.Logger, bad func(metainfo.Hash, int)) (*
 	cc.DisableWebseeds = true
 	cc.DisableUTP = true
 	cc.EstablishedConnsPerTorrent = cfg.MaxConnsPerTorrent
+	cc.TotalHalfOpenConns = cfg.MaxHalfOpenConns
+	cc.HalfOpenConnsPerTorrent = min(cc.HalfOpenConnsPerTorrent, cfg.MaxHalfOpenConns)
+	if cfg.UploadRate > 0 {
+		// Burst 0: the client sets it to what one peer request may take.
+		cc.UploadRateLimiter = rate.NewLimiter(rate.Limit(cfg.UploadRate), 0)
+	}
+	if cfg.DownloadRate > 0 {
+		cc.DownloadRateLimiter = rate.NewLimiter(rate.Limit(cfg.DownloadRate), 0)
+	}
 	// Accept both plain and obfuscated peers, and prefer plain when dialling:
 	// on a LAN encryption only costs CPU.
 	cc.HeaderObfuscationPolicy.Preferred = false
@@ -95,4 +105,5 @@ func (c *client) port() int { return c.cl.LocalPort() }
 
 func (c *client) close() {
 	c.cl.Close()
+	c.st.fds.closeAll()
 }

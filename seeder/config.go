@@ -2,6 +2,7 @@ package seeder
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -17,10 +18,37 @@ type Config struct {
 	HashWorkers int `yaml:"hash_workers"`
 	// Parallel is how many rows are worked on at once.
 	Parallel int `yaml:"parallel"`
-	// RetryMissing is how often rows whose file was missing are looked at again.
+	// PieceLength is the piece length of new torrents: a power of two from
+	// 16 KiB to 16 MiB, or 0 to choose one per torrent (see PieceLength).
+	PieceLength int64 `yaml:"piece_length"`
+	// QuietPeriod is how long a file's size and mtime must have stayed the
+	// same before it is published, so that a file still being copied onto
+	// the server is not hashed half-written. A file last modified longer
+	// ago than that is published at once.
+	QuietPeriod time.Duration `yaml:"quiet_period"`
+	// RetryMissing is how often rows whose file was missing are looked at
+	// again, besides the filesystem watch.
 	RetryMissing time.Duration `yaml:"retry_missing"`
+	// RescanInterval is how often every seeded file is stat'ed to catch what
+	// the filesystem watch missed (NFS, event overflows, too few inotify
+	// watches); 0 turns the rescan off.
+	RescanInterval time.Duration `yaml:"rescan_interval"`
+	// Debounce is how long filesystem events gather before the files they
+	// name are looked at.
+	Debounce time.Duration `yaml:"debounce"`
+	// OpenFiles bounds the content files kept open for serving.
+	OpenFiles int `yaml:"open_files"`
 	// MaxConnsPerTorrent bounds established peer connections per torrent.
 	MaxConnsPerTorrent int `yaml:"max_conns_per_torrent"`
+	// MaxHalfOpenConns bounds outgoing connection attempts in progress.
+	MaxHalfOpenConns int `yaml:"max_half_open_conns"`
+	// UploadRate and DownloadRate limit the client in bytes per second;
+	// 0 means no limit. (lanseedd only seeds; downloads are protocol
+	// chatter.)
+	UploadRate   int64 `yaml:"upload_rate"`
+	DownloadRate int64 `yaml:"download_rate"`
+	// ExtraAnnounce are trackers announced to besides lanseedd's own.
+	ExtraAnnounce []string `yaml:"extra_announce"`
 }
 
 // DefaultConfig returns the seeder's defaults.
@@ -30,8 +58,13 @@ func DefaultConfig() Config {
 		StateDir:           "lanseedd-data",
 		PeerPort:           6881,
 		Parallel:           2,
+		QuietPeriod:        2 * time.Second,
 		RetryMissing:       30 * time.Second,
+		RescanInterval:     10 * time.Minute,
+		Debounce:           500 * time.Millisecond,
+		OpenFiles:          512,
 		MaxConnsPerTorrent: 100,
+		MaxHalfOpenConns:   100,
 	}
 }
 
@@ -48,10 +81,35 @@ func (c Config) Validate() error {
 		return fmt.Errorf("seeder.hash_workers: must be >= 0, got %d", c.HashWorkers)
 	case c.Parallel < 1:
 		return fmt.Errorf("seeder.parallel: must be >= 1, got %d", c.Parallel)
+	case c.PieceLength != 0 && !validPieceLength(c.PieceLength):
+		return fmt.Errorf("seeder.piece_length: must be 0 (automatic) or a power of two from 16 KiB to 16 MiB, got %d", c.PieceLength)
+	case c.QuietPeriod < 0 || c.QuietPeriod > time.Hour:
+		return fmt.Errorf("seeder.quiet_period: must be 0..1h, got %s", c.QuietPeriod)
 	case c.RetryMissing < time.Second:
 		return fmt.Errorf("seeder.retry_missing: must be >= 1s, got %s", c.RetryMissing)
+	case c.RescanInterval != 0 && c.RescanInterval < time.Second:
+		return fmt.Errorf("seeder.rescan_interval: must be 0 (off) or >= 1s, got %s", c.RescanInterval)
+	case c.Debounce < 0 || c.Debounce > time.Minute:
+		return fmt.Errorf("seeder.debounce: must be 0..1m, got %s", c.Debounce)
+	case c.OpenFiles < 1:
+		return fmt.Errorf("seeder.open_files: must be >= 1, got %d", c.OpenFiles)
 	case c.MaxConnsPerTorrent < 1:
 		return fmt.Errorf("seeder.max_conns_per_torrent: must be >= 1, got %d", c.MaxConnsPerTorrent)
+	case c.MaxHalfOpenConns < 1:
+		return fmt.Errorf("seeder.max_half_open_conns: must be >= 1, got %d", c.MaxHalfOpenConns)
+	case c.UploadRate < 0:
+		return fmt.Errorf("seeder.upload_rate: must be >= 0 bytes/s (0: no limit), got %d", c.UploadRate)
+	case c.DownloadRate < 0:
+		return fmt.Errorf("seeder.download_rate: must be >= 0 bytes/s (0: no limit), got %d", c.DownloadRate)
+	}
+	for _, a := range c.ExtraAnnounce {
+		if u, err := url.Parse(a); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "udp") {
+			return fmt.Errorf("seeder.extra_announce: want http://, https:// or udp:// tracker URLs, got %q", a)
+		}
 	}
 	return nil
+}
+
+func validPieceLength(n int64) bool {
+	return n >= MinPieceLength && n <= MaxPieceLength && n&(n-1) == 0
 }

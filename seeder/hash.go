@@ -14,6 +14,7 @@ import (
 
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
+	"golang.org/x/sys/unix"
 )
 
 // Piece length bounds, and the piece count PieceLength aims for.
@@ -34,9 +35,15 @@ func PieceLength(total int64) int64 {
 	return pl
 }
 
-// readChunk is how many bytes a hashing worker reads at once (at least one
-// piece): large sequential reads, and memory bounded by workers × chunk.
-const readChunk = 4 << 20
+// Hashing reads in chunks of hashChunk bytes: small enough that a chunk is
+// still in the CPU cache when SHA-1 reads it (measured: 64–256 KiB hash a
+// page-cached file 15% faster than 4 MiB), large enough that syscalls cost
+// nothing. A worker takes runs of consecutive pieces of about hashRun bytes
+// so that each one reads sequentially. Memory is workers × hashChunk.
+const (
+	hashChunk = 128 << 10
+	hashRun   = 4 << 20
+)
 
 // Info hashes the layout's data and returns its info dictionary. It holds
 // only name, length or files, piece length and pieces, so the same content
@@ -73,7 +80,8 @@ func InfoBytes(info *metainfo.Info) ([]byte, error) {
 // HashPieces returns the concatenated SHA-1 hashes of the pieces of files
 // (in order, total bytes). Workers take runs of whole pieces from a shared
 // counter, so every core works on one big file as on many small ones.
-// progress, if not nil, is called with the bytes hashed so far.
+// progress, if not nil, is called with the bytes hashed so far, from any
+// worker.
 func HashPieces(ctx context.Context, files []File, total, pieceLength int64, workers int, progress func(int64)) ([]byte, error) {
 	if pieceLength <= 0 {
 		return nil, fmt.Errorf("piece length %d: must be positive", pieceLength)
@@ -83,7 +91,7 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 	}
 	numPieces := (total + pieceLength - 1) / pieceLength
 	out := make([]byte, numPieces*sha1.Size)
-	perRun := max(1, readChunk/pieceLength)
+	perRun := max(1, hashRun/pieceLength)
 	runs := (numPieces + perRun - 1) / perRun
 	workers = int(min(int64(workers), max(runs, 1)))
 
@@ -94,12 +102,10 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 		wg         sync.WaitGroup
 	)
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := spanReader{files: files}
+		wg.Go(func() {
+			r := spanReader{files: files, sequential: true}
 			defer r.close()
-			buf := make([]byte, perRun*pieceLength)
+			buf := make([]byte, min(hashChunk, pieceLength))
 			h := sha1.New()
 			for ctx.Err() == nil {
 				run := next.Add(1) - 1
@@ -107,25 +113,27 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 					return
 				}
 				first := run * perRun
-				start := first * pieceLength
-				end := min(start+perRun*pieceLength, total)
-				b := buf[:end-start]
-				if err := r.readAt(b, start); err != nil {
-					cancel(err)
-					return
-				}
-				for i := int64(0); int64(len(b)) > 0; i++ {
-					n := min(pieceLength, int64(len(b)))
+				last := min(first+perRun, numPieces)
+				for p := first; p < last; p++ {
+					start := p * pieceLength
+					end := min(start+pieceLength, total)
 					h.Reset()
-					h.Write(b[:n])
-					h.Sum(out[(first+i)*sha1.Size : (first+i)*sha1.Size : (first+i+1)*sha1.Size])
-					b = b[n:]
+					for off := start; off < end; {
+						b := buf[:min(int64(len(buf)), end-off)]
+						if err := r.readAt(b, off); err != nil {
+							cancel(err)
+							return
+						}
+						h.Write(b)
+						off += int64(len(b))
+					}
+					h.Sum(out[p*sha1.Size : p*sha1.Size : (p+1)*sha1.Size])
 				}
 				if progress != nil {
-					progress(done.Add(end - start))
+					progress(done.Add(min(last*pieceLength, total) - first*pieceLength))
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
@@ -135,11 +143,12 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 }
 
 // spanReader reads byte ranges of the concatenation of files, keeping the
-// last file it used open.
+// last file it used open. A sequential reader tells the kernel to read ahead.
 type spanReader struct {
-	files []File
-	cur   int
-	f     *os.File
+	files      []File
+	sequential bool
+	cur        int
+	f          *os.File
 }
 
 func (r *spanReader) readAt(b []byte, off int64) error {
@@ -157,7 +166,7 @@ func (r *spanReader) readAt(b []byte, off int64) error {
 			}
 			if _, err := f.ReadAt(b[:n], off-fl.Offset); err != nil {
 				if errors.Is(err, io.EOF) {
-					return fmt.Errorf("read %s: file shrank while hashing: %w", fl.Abs, io.ErrUnexpectedEOF)
+					return fmt.Errorf("read %s: %w", fl.Abs, ErrShrank)
 				}
 				return fmt.Errorf("read %s: %w", fl.Abs, err)
 			}
@@ -168,14 +177,21 @@ func (r *spanReader) readAt(b []byte, off int64) error {
 	return nil
 }
 
+// ErrShrank says a file is shorter than when it was scanned.
+var ErrShrank = errors.New("file is shorter than when it was scanned")
+
 func (r *spanReader) open(i int) (*os.File, error) {
 	if r.f != nil && r.cur == i {
 		return r.f, nil
 	}
 	r.close()
-	f, err := os.Open(r.files[i].Abs)
+	f, err := openRead(r.files[i].Abs)
 	if err != nil {
 		return nil, err
+	}
+	if r.sequential {
+		// Advice only: a failure costs speed, not correctness.
+		_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	}
 	r.f, r.cur = f, i
 	return f, nil
@@ -186,4 +202,15 @@ func (r *spanReader) close() {
 		r.f.Close()
 		r.f = nil
 	}
+}
+
+// openRead opens a content file read-only without updating its access time
+// where the kernel lets us (O_NOATIME needs the file's owner or
+// CAP_FOWNER), so that serving leaves no trace on content at all.
+func openRead(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOATIME, 0)
+	if errors.Is(err, os.ErrPermission) {
+		f, err = os.Open(path)
+	}
+	return f, err
 }

@@ -4,12 +4,14 @@
 package seeder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,11 +47,15 @@ type Seeder struct {
 
 	wake   chan struct{}
 	hashed hashCounters
+	watch  *watcher
 
 	mu       sync.Mutex
 	byFile   map[int64]metainfo.Hash          // what is seeded for each row
 	byHash   map[metainfo.Hash]map[int64]bool // rows that share a torrent
 	inflight map[int64]bool
+	// settling holds rows whose files are too fresh to publish (or changed
+	// while being hashed): not worked on again before until.
+	settling map[int64]settle
 }
 
 // WebSeeds returns the BEP 19 web seed URLs of a row's torrent.
@@ -70,7 +76,7 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 	s := &Seeder{
 		cfg:      cfg,
 		cat:      cat,
-		announce: announce,
+		announce: append(slices.Clip(announce), cfg.ExtraAnnounce...),
 		webSeeds: webSeeds,
 		log:      logger,
 		torrents: filepath.Join(cfg.StateDir, "torrents"),
@@ -78,6 +84,7 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 		byFile:   make(map[int64]metainfo.Hash),
 		byHash:   make(map[metainfo.Hash]map[int64]bool),
 		inflight: make(map[int64]bool),
+		settling: make(map[int64]settle),
 	}
 	if err := os.MkdirAll(s.torrents, 0o755); err != nil {
 		return nil, fmt.Errorf("seeder: %w", err)
@@ -86,6 +93,7 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 	if err != nil {
 		return nil, err
 	}
+	s.watch = newWatcher(root, cfg.Debounce, logger, s.requeue)
 	return s, nil
 }
 
@@ -118,6 +126,9 @@ func (s *Seeder) Wake() {
 // Run restores what was ready before a restart, then works on catalog
 // changes until ctx is done. It returns nil on cancellation.
 func (s *Seeder) Run(ctx context.Context) error {
+	var watching sync.WaitGroup
+	defer watching.Wait()
+	watching.Go(func() { s.watch.run(ctx, s.cfg.RescanInterval) })
 	if err := s.restore(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("restoring seeded torrents failed; they are rehashed as they come", "err", err)
 	}
@@ -172,7 +183,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 func (s *Seeder) claim(fileID int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inflight[fileID] {
+	if s.inflight[fileID] || time.Now().Before(s.settling[fileID].until) {
 		return false
 	}
 	s.inflight[fileID] = true
@@ -196,6 +207,7 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		if _, err := s.cat.Forget(ctx, row.FileID, row.Generation); err != nil {
 			return err
 		}
+		s.watch.forget(row.FileID)
 		log.Info("dropped deleted row")
 		return nil
 	}
@@ -205,19 +217,24 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, errChanging):
-		log.Info("file is changing; waiting for it to settle")
-		time.AfterFunc(2*time.Second, s.Wake)
+	case errors.As(err, new(*settlingError)):
+		log.Info("file is fresh or changing; waiting for it to settle", "reason", err)
 		return nil
 	case err != nil:
 		s.unseed(row.FileID, metainfo.Hash{})
 		res.State, res.Error = lanseedd.StateError, err.Error()
-		if errors.Is(err, ErrMissing) {
+		var watch *Layout
+		switch {
+		case errors.Is(err, ErrMissing):
 			res.State = lanseedd.StateMissing
+		case errors.Is(err, ErrEmpty):
+			// Watched like a seeded file: once it has content, it is hashed.
+			watch, res.Name, res.Fingerprint = &l, l.Name, l.Fingerprint
 		}
 		if _, err := s.cat.Finish(ctx, res); err != nil {
 			return err
 		}
+		s.watch.track(row.FileID, row.Path, res.State, watch)
 		log.Warn("row cannot be seeded", "state", res.State, "err", res.Error)
 		return nil
 	}
@@ -235,6 +252,7 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 	if err != nil {
 		return err
 	}
+	s.watch.track(row.FileID, row.Path, lanseedd.StateReady, &l)
 	if ok {
 		log.Info("torrent ready", "infohash", res.InfoHash, "size", l.Total)
 	} else {
@@ -242,9 +260,6 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 	}
 	return nil
 }
-
-// errChanging says a file changed while it was being hashed.
-var errChanging = errors.New("file changed while hashing")
 
 // build resolves, scans and hashes a row's path.
 func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo.MetaInfo, error) {
@@ -256,15 +271,21 @@ func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	if err != nil {
 		return Layout{}, nil, classifyStat(err)
 	}
+	if err := s.settled(row.FileID, l.Fingerprint); err != nil {
+		return Layout{}, nil, err
+	}
+	if l.Total == 0 {
+		return l, nil, fmt.Errorf("%w: %s", ErrEmpty, abs)
+	}
 	start := time.Now()
-	info, err := Info(ctx, l, 0, s.cfg.HashWorkers)
+	info, err := Info(ctx, l, s.cfg.PieceLength, s.cfg.HashWorkers)
 	s.hashed.add(l.Total, time.Since(start))
 	if err != nil {
 		return Layout{}, nil, classifyStat(err)
 	}
 	after, err := Scan(abs)
 	if err != nil || after.Fingerprint != l.Fingerprint || len(after.Files) != len(l.Files) {
-		return Layout{}, nil, errChanging
+		return Layout{}, nil, s.unsettled(row.FileID, after.Fingerprint)
 	}
 	ib, err := InfoBytes(info)
 	if err != nil {
@@ -322,8 +343,9 @@ func (s *Seeder) unseed(fileID int64, keep metainfo.Hash) {
 	}
 }
 
-// badPiece is called by the storage when a seeded piece no longer matches:
-// the rows seeding that torrent go back to pending.
+// badPiece is called by the storage when content under a seeded torrent
+// changed: a piece no longer matches its hash, or (piece -1) a file's stat
+// data changed. The rows seeding that torrent go back to pending.
 func (s *Seeder) badPiece(ih metainfo.Hash, piece int) {
 	s.mu.Lock()
 	var ids []int64
@@ -331,15 +353,16 @@ func (s *Seeder) badPiece(ih metainfo.Hash, piece int) {
 		ids = append(ids, id)
 	}
 	s.mu.Unlock()
+	reason := "file changed on disk while seeded; rehashing"
+	if piece >= 0 {
+		reason = fmt.Sprintf("piece %d no longer matches the file on disk; rehashing", piece)
+	}
 	for _, id := range ids {
-		s.log.Warn("seeded content changed on disk; rehashing", "file_id", id, "infohash", ih.HexString(), "piece", piece)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := s.cat.Requeue(ctx, id, ""); err != nil {
+		s.log.Warn("seeded content changed on disk", "file_id", id, "infohash", ih.HexString(), "piece", piece)
+		if err := s.requeue(context.Background(), id, reason); err != nil {
 			s.log.Warn("requeue failed", "file_id", id, "err", err)
 		}
-		cancel()
 	}
-	s.Wake()
 }
 
 // retryMissing requeues missing rows whose path now resolves.
@@ -365,7 +388,8 @@ func (s *Seeder) retryMissing(ctx context.Context) {
 
 // restore re-adds the ready rows whose files are unchanged since they were
 // hashed, from their stored .torrent and without reading content; others go
-// back to pending. Stray .torrent files are removed.
+// back to pending. Missing rows and empty files are watched again. Stray
+// .torrent files are removed.
 func (s *Seeder) restore(ctx context.Context) error {
 	rows, err := s.cat.Rows(ctx)
 	if err != nil {
@@ -375,7 +399,17 @@ func (s *Seeder) restore(ctx context.Context) error {
 	restored := 0
 	for _, row := range rows {
 		known[row.FileID] = true
-		if row.State != lanseedd.StateReady {
+		switch row.State {
+		case lanseedd.StateMissing:
+			s.watch.track(row.FileID, row.Path, row.State, nil)
+			continue
+		case lanseedd.StateError:
+			if row.Fingerprint != (lanseedd.Fingerprint{}) {
+				s.restoreEmpty(ctx, row)
+			}
+			continue
+		case lanseedd.StateReady:
+		default:
 			continue
 		}
 		if err := s.restoreRow(row); err != nil {
@@ -403,6 +437,26 @@ func (s *Seeder) restore(ctx context.Context) error {
 	return nil
 }
 
+// restoreEmpty watches a row left in error because its file was empty,
+// or requeues it if the file changed while lanseedd was stopped.
+func (s *Seeder) restoreEmpty(ctx context.Context, row lanseedd.Row) {
+	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+	if err != nil {
+		return
+	}
+	l, err := Scan(abs)
+	if err != nil {
+		return
+	}
+	if l.Fingerprint != row.Fingerprint {
+		if err := s.cat.Requeue(ctx, row.FileID, ""); err != nil {
+			s.log.Warn("requeue failed", "file_id", row.FileID, "err", err)
+		}
+		return
+	}
+	s.watch.track(row.FileID, row.Path, row.State, &l)
+}
+
 func (s *Seeder) restoreRow(row lanseedd.Row) error {
 	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
 	if err != nil {
@@ -415,30 +469,43 @@ func (s *Seeder) restoreRow(row lanseedd.Row) error {
 	if l.Fingerprint != row.Fingerprint {
 		return errors.New("content changed while lanseedd was stopped")
 	}
-	mi, err := metainfo.LoadFromFile(s.TorrentFile(row.FileID))
+	path := s.TorrentFile(row.FileID)
+	stored, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
+	mi, err := metainfo.Load(bytes.NewReader(stored))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	info, err := mi.UnmarshalInfo()
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if ih := mi.HashInfoBytes(); ih.HexString() != row.InfoHash {
 		return fmt.Errorf("stored .torrent has infohash %s, catalog says %s", ih.HexString(), row.InfoHash)
 	}
-	if info.TotalLength() != l.Total || len(info.UpvertedFiles()) != len(l.Files) {
-		return errors.New("stored .torrent does not match the files")
+	if l, err = l.inOrderOf(&info); err != nil {
+		return err
 	}
 	// Announce and web seed URLs may have changed in the configuration;
-	// they are outside the info dictionary, so the infohash stays.
+	// they are outside the info dictionary, so the infohash stays. The file
+	// is rewritten only if they did.
 	mi = MetaInfo(mi.InfoBytes, s.announce, s.webSeedsOf(row))
-	if err := writeTorrent(s.TorrentFile(row.FileID), mi); err != nil {
+	var buf bytes.Buffer
+	if err := mi.Write(&buf); err != nil {
 		return err
+	}
+	if !bytes.Equal(buf.Bytes(), stored) {
+		if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	ih, err := s.cl.seed(mi, l)
 	if err != nil {
 		return err
 	}
 	s.track(row.FileID, ih)
+	s.watch.track(row.FileID, row.Path, row.State, &l)
 	return nil
 }
