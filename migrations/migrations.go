@@ -14,11 +14,11 @@ import (
 	"text/template"
 )
 
-//go:embed sqlite
+//go:embed sqlite postgres mysql
 var files embed.FS
 
 // Dialects lists the SQL dialects with migrations.
-var Dialects = []string{"sqlite"}
+var Dialects = []string{"sqlite", "postgres", "mysql"}
 
 // Schema returns the goose migrations of lanseedd's own tables for dialect.
 func Schema(dialect string) (fs.FS, error) {
@@ -61,7 +61,8 @@ type Script struct {
 	Hash       string
 }
 
-// Render renders template name ("triggers", "untriggers", "resync") of
+// Render renders template name ("triggers", "untriggers", "resync",
+// "drift") of
 // dialect with the given names.
 func Render(dialect, name string, names Names) (Script, error) {
 	path := dialect + "/" + name + ".sql.tmpl"
@@ -84,12 +85,14 @@ func Render(dialect, name string, names Names) (Script, error) {
 // split cuts a script into statements. A statement ends with a line that
 // ends in ";" outside a trigger body; a body opens with a line that is just
 // "BEGIN" (or ends in " BEGIN") and closes with a line that is just "END;".
-// Comment lines are dropped.
+// PostgreSQL bodies are dollar-quoted: nothing between a line holding "$$"
+// and the next one ends a statement. Comment lines are dropped.
 func split(script string) []string {
 	var (
-		out    []string
-		cur    strings.Builder
-		inBody bool
+		out      []string
+		cur      strings.Builder
+		inBody   bool
+		inDollar bool
 	)
 	for _, line := range strings.Split(script, "\n") {
 		trimmed := strings.TrimSpace(line)
@@ -99,7 +102,11 @@ func split(script string) []string {
 		upper := strings.ToUpper(trimmed)
 		cur.WriteString(line)
 		cur.WriteByte('\n')
+		if strings.Count(line, "$$")%2 == 1 {
+			inDollar = !inDollar
+		}
 		switch {
+		case inDollar:
 		case upper == "BEGIN" || strings.HasSuffix(upper, " BEGIN"):
 			inBody = true
 		case upper == "END;":

@@ -41,7 +41,7 @@ func (s *Store) Counts(ctx context.Context) (map[lanseedd.State]int64, error) {
 // Query selects a page of rows for the status page and the API.
 type Query struct {
 	States []lanseedd.State // any state when empty
-	Search string          // substring of the path, case-insensitive for ASCII
+	Search string           // substring of the path, case-insensitive for ASCII
 	Offset int
 	Limit  int
 	// Newest orders by last change, newest first, instead of by file id.

@@ -9,21 +9,28 @@ import (
 
 // Config says which catalog to open and how to watch it.
 type Config struct {
-	// DSN names the catalog database: "sqlite:PATH".
+	// DSN names the catalog database: "sqlite:PATH",
+	// "postgres://USER:PASS@HOST:PORT/DB", "mysql://USER:PASS@HOST:PORT/DB"
+	// or the go-sql-driver form "USER:PASS@tcp(HOST:PORT)/DB".
 	DSN string `yaml:"dsn"`
 	// Table, IDColumn and PathColumn name the catalog table and its columns.
 	Table      string `yaml:"table"`
 	IDColumn   string `yaml:"id_column"`
 	PathColumn string `yaml:"path_column"`
-	// PollInterval is how often the catalog is polled for changes.
+	// PollInterval is how often a MySQL or SQLite catalog is polled for
+	// changes (PostgreSQL notifies).
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// ResyncInterval is how often the whole catalog is compared with
 	// lanseedd's state table, to catch what row triggers cannot see.
 	ResyncInterval time.Duration `yaml:"resync_interval"`
+	// ClaimLease is how long a row claimed for work stays this daemon's
+	// without renewal, so that several daemons on one catalog never work on
+	// the same row at once and the rows of one that died are taken over.
+	ClaimLease time.Duration `yaml:"claim_lease"`
 }
 
 // DefaultConfig returns the defaults: a catalog table files(id, path),
-// polled every 200ms and fully compared every 5 minutes.
+// polled every 200ms, fully compared every 5 minutes, claims held 2 minutes.
 func DefaultConfig() Config {
 	return Config{
 		Table:          "files",
@@ -31,6 +38,7 @@ func DefaultConfig() Config {
 		PathColumn:     "path",
 		PollInterval:   200 * time.Millisecond,
 		ResyncInterval: 5 * time.Minute,
+		ClaimLease:     2 * time.Minute,
 	}
 }
 
@@ -60,6 +68,9 @@ func (c Config) Validate() error {
 	if c.ResyncInterval < time.Second {
 		return fmt.Errorf("catalog.resync_interval: must be >= 1s, got %s", c.ResyncInterval)
 	}
+	if c.ClaimLease < time.Second {
+		return fmt.Errorf("catalog.claim_lease: must be >= 1s, got %s", c.ClaimLease)
+	}
 	return nil
 }
 
@@ -72,5 +83,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("path_column", c.PathColumn),
 		slog.Duration("poll_interval", c.PollInterval),
 		slog.Duration("resync_interval", c.ResyncInterval),
+		slog.Duration("claim_lease", c.ClaimLease),
 	)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lanseedd/lanseedd/migrations"
@@ -71,13 +72,86 @@ func (s *Store) Migrate(ctx context.Context) error {
 // checkCatalog reports a missing catalog table or column by name before
 // anything is installed.
 func (s *Store) checkCatalog(ctx context.Context) error {
-	q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE 1 = 0", s.names.ID, s.names.Path, s.names.Table)
-	rows, err := s.db.QueryContext(ctx, q)
+	cols, where, err := s.catalogColumns(ctx)
 	if err != nil {
-		return fmt.Errorf("catalog table %q with columns %q and %q: %w",
-			s.cfg.Table, s.cfg.IDColumn, s.cfg.PathColumn, err)
+		return fmt.Errorf("inspect catalog table %q: %w", s.cfg.Table, err)
 	}
-	return rows.Close()
+	if len(cols) == 0 {
+		return fmt.Errorf("catalog table %q not found in %s (set -catalog-table or catalog.table)", s.cfg.Table, where)
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	for _, want := range []struct{ key, name string }{
+		{"id", s.cfg.IDColumn},
+		{"path", s.cfg.PathColumn},
+	} {
+		i := slices.IndexFunc(cols, func(c column) bool { return s.sameColumn(c.name, want.name) })
+		if i < 0 {
+			return fmt.Errorf("catalog table %q has no %s column %q (set -catalog-%s); its columns are %s",
+				s.cfg.Table, want.key, want.name, want.key, strings.Join(names, ", "))
+		}
+		if want.key == "id" && !integerType(cols[i].typ) {
+			return fmt.Errorf("catalog table %q: id column %q must hold integers, it is %s",
+				s.cfg.Table, want.name, cols[i].typ)
+		}
+	}
+	return nil
+}
+
+type column struct{ name, typ string }
+
+// catalogColumns lists the catalog table's columns (none if there is no
+// such table), and says where the table was looked for.
+func (s *Store) catalogColumns(ctx context.Context) ([]column, string, error) {
+	var q, where string
+	switch s.d.name {
+	case "sqlite":
+		q, where = "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", s.path
+	case "postgres":
+		if err := s.db.QueryRowContext(ctx, "SELECT 'schema ' || current_schema()").Scan(&where); err != nil {
+			return nil, "", err
+		}
+		q = `SELECT column_name, data_type FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position`
+	case "mysql":
+		if err := s.db.QueryRowContext(ctx, "SELECT CONCAT('database ', DATABASE())").Scan(&where); err != nil {
+			return nil, "", err
+		}
+		q = `SELECT column_name, data_type FROM information_schema.columns
+			WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position`
+	}
+	rows, err := s.query(ctx, q, s.cfg.Table)
+	if err != nil {
+		return nil, where, err
+	}
+	defer rows.Close()
+	var cols []column
+	for rows.Next() {
+		var c column
+		if err := rows.Scan(&c.name, &c.typ); err != nil {
+			return nil, where, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, where, rows.Err()
+}
+
+// sameColumn compares column names as the database does: MySQL and SQLite
+// ignore case.
+func (s *Store) sameColumn(a, b string) bool {
+	if s.d.name == "postgres" {
+		return a == b
+	}
+	return strings.EqualFold(a, b)
+}
+
+// integerType reports whether a column type holds integers. SQLite's
+// declared types are free text: its own rule is that one containing "INT"
+// has integer affinity.
+func integerType(typ string) bool {
+	return strings.Contains(strings.ToUpper(typ), "INT")
 }
 
 func (s *Store) installTriggers(ctx context.Context, script migrations.Script) error {
@@ -85,14 +159,26 @@ func (s *Store) installTriggers(ctx context.Context, script migrations.Script) e
 	if err != nil {
 		return err
 	}
+	stmts := append(drop.Statements, script.Statements...)
+	if !s.d.transactionalDDL {
+		// MySQL commits each CREATE TRIGGER by itself: dropping first makes
+		// a second run after a failure start from a clean slate, and the
+		// hash is written last, so an interrupted install is redone.
+		for _, stmt := range stmts {
+			if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("install triggers on %q: %w", s.cfg.Table, withHint(err))
+			}
+		}
+		return s.setMetaDB(ctx, metaTriggerHash, script.Hash)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("install triggers: %w", err)
 	}
 	defer tx.Rollback()
-	for _, stmt := range append(drop.Statements, script.Statements...) {
+	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("install triggers on %q: %w\n%s", s.cfg.Table, err, stmt)
+			return fmt.Errorf("install triggers on %q: %w", s.cfg.Table, withHint(err))
 		}
 	}
 	if err := setMeta(ctx, tx, s.d, metaTriggerHash, script.Hash); err != nil {
@@ -177,11 +263,16 @@ func (s *Store) Uninstall(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.DownTo(ctx, 0); err != nil {
-		return fmt.Errorf("drop lanseedd tables: %w", err)
+	if current, _, err := p.GetVersions(ctx); err == nil && current > 0 {
+		if _, err := p.DownTo(ctx, 0); err != nil {
+			return fmt.Errorf("drop lanseedd tables: %w", err)
+		}
 	}
-	if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+s.d.quote(gooseTable)); err != nil {
-		return fmt.Errorf("drop %s: %w", gooseTable, err)
+	// Also what an interrupted uninstall or a hand-made table left.
+	for _, t := range []string{"lanseedd_meta", "lanseedd_torrents", gooseTable} {
+		if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+s.d.quote(t)); err != nil {
+			return fmt.Errorf("drop %s: %w", t, err)
+		}
 	}
 	return nil
 }
@@ -189,11 +280,12 @@ func (s *Store) Uninstall(ctx context.Context) error {
 // meta reads a value of lanseedd_meta; "" when absent.
 func (s *Store) meta(ctx context.Context, key string) (string, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, s.d.rebind("SELECT value FROM lanseedd_meta WHERE key = ?"), key).Scan(&v)
+	q := fmt.Sprintf("SELECT %s FROM lanseedd_meta WHERE %s = ?", s.d.quote("value"), s.d.quote("key"))
+	err := s.db.QueryRowContext(ctx, s.d.rebind(q), key).Scan(&v)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", nil
-	case err != nil && strings.Contains(err.Error(), "no such table"):
+	case err != nil && s.d.missingTable(err):
 		return "", nil
 	case err != nil:
 		return "", fmt.Errorf("read lanseedd_meta: %w", err)
@@ -201,12 +293,22 @@ func (s *Store) meta(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-func setMeta(ctx context.Context, tx *sql.Tx, d dialect, key, value string) error {
-	if _, err := tx.ExecContext(ctx, d.rebind("DELETE FROM lanseedd_meta WHERE key = ?"), key); err != nil {
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+func setMeta(ctx context.Context, tx execer, d dialect, key, value string) error {
+	k, v := d.quote("key"), d.quote("value")
+	if _, err := tx.ExecContext(ctx, d.rebind("DELETE FROM lanseedd_meta WHERE "+k+" = ?"), key); err != nil {
 		return fmt.Errorf("write lanseedd_meta: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, d.rebind("INSERT INTO lanseedd_meta (key, value) VALUES (?, ?)"), key, value); err != nil {
+	q := fmt.Sprintf("INSERT INTO lanseedd_meta (%s, %s) VALUES (?, ?)", k, v)
+	if _, err := tx.ExecContext(ctx, d.rebind(q), key, value); err != nil {
 		return fmt.Errorf("write lanseedd_meta: %w", err)
 	}
 	return nil
+}
+
+func (s *Store) setMetaDB(ctx context.Context, key, value string) error {
+	return setMeta(ctx, s.db, s.d, key, value)
 }

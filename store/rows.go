@@ -15,7 +15,8 @@ import (
 const rowColumns = `file_id, path, state, generation, infohash, name, size, error,
 	fp_size, fp_mtime_ns, fp_inode, fp_device, updated_at`
 
-func scanRow(sc interface{ Scan(...any) error }) (lanseedd.Row, error) {
+// scanRow reads the rowColumns of a row, then extra destinations.
+func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, error) {
 	var (
 		r                       lanseedd.Row
 		state                   string
@@ -24,8 +25,9 @@ func scanRow(sc interface{ Scan(...any) error }) (lanseedd.Row, error) {
 		fpInode, fpDev          sql.NullInt64
 		updated                 any
 	)
-	if err := sc.Scan(&r.FileID, &r.Path, &state, &r.Generation, &infohash, &name, &size, &errText,
-		&fpSize, &fpMtime, &fpInode, &fpDev, &updated); err != nil {
+	dest := append([]any{&r.FileID, &r.Path, &state, &r.Generation, &infohash, &name, &size, &errText,
+		&fpSize, &fpMtime, &fpInode, &fpDev, &updated}, extra...)
+	if err := sc.Scan(dest...); err != nil {
 		return r, err
 	}
 	r.State = lanseedd.State(state)
@@ -74,24 +76,15 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]lanseed
 	return out, rows.Err()
 }
 
-// Work returns up to limit rows that need the daemon: pending rows and
-// deletion tombstones, oldest change first.
-func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
-	rows, err := s.queryRows(ctx, `SELECT `+rowColumns+` FROM lanseedd_torrents
-		WHERE state IN ('pending', 'deleted') ORDER BY updated_at, file_id LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read pending rows: %w", err)
-	}
-	return rows, nil
-}
-
-// Finish records the result of work on a row, unless the row changed since
-// the work started (its generation moved on). It reports whether the result
-// was recorded.
+// Finish records the result of work on a row and releases its claim, unless
+// the row changed since the work started (its generation moved on): the row
+// then stays claimed by this daemon, which redoes it. It reports whether the
+// result was recorded.
 func (s *Store) Finish(ctx context.Context, r lanseedd.Result) (bool, error) {
 	res, err := s.exec(ctx, `UPDATE lanseedd_torrents SET
 			state = ?, infohash = ?, name = ?, size = ?, error = ?,
 			fp_size = ?, fp_mtime_ns = ?, fp_inode = ?, fp_device = ?,
+			claimed_by = NULL, claimed_until = NULL,
 			updated_at = `+s.d.now+`
 		WHERE file_id = ? AND generation = ? AND state <> 'deleted'`,
 		string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size, nullString(r.Error),
@@ -175,19 +168,83 @@ func (s *Store) Rows(ctx context.Context, states ...lanseedd.State) ([]lanseedd.
 
 // Resync compares the whole catalog table with the state table: catalog rows
 // without state become pending, changed paths pending, rows gone from the
-// catalog deleted. It returns how many rows it changed.
+// catalog deleted. It returns how many rows it changed. Each fix is guarded
+// by the generation read, so a trigger that fires meanwhile is never undone.
 func (s *Store) Resync(ctx context.Context) (int64, error) {
-	script, err := migrations.Render(s.d.name, "resync", s.names)
+	insert, err := migrations.Render(s.d.name, "resync", s.names)
 	if err != nil {
 		return 0, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	drift, err := migrations.Render(s.d.name, "drift", s.names)
+	if err != nil {
+		return 0, err
+	}
+	total, err := s.insertMissing(ctx, insert.Statements)
+	if err != nil {
+		return 0, err
+	}
+	type fix struct {
+		id, gen int64
+		path    string
+		gone    bool
+	}
+	var fixes []fix
+	rows, err := s.db.QueryContext(ctx, drift.Statements[0])
+	if err != nil {
+		return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
+	}
+	for rows.Next() {
+		var f fix
+		if err := rows.Scan(&f.id, &f.gen, &f.path, &f.gone); err != nil {
+			rows.Close()
+			return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
+		}
+		fixes = append(fixes, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
+	}
+	for _, f := range fixes {
+		var res sql.Result
+		if f.gone {
+			res, err = s.exec(ctx, `UPDATE lanseedd_torrents SET
+					state = 'deleted', generation = generation + 1, updated_at = `+s.d.now+`
+				WHERE file_id = ? AND generation = ? AND state <> 'deleted'`, f.id, f.gen)
+		} else {
+			res, err = s.exec(ctx, `UPDATE lanseedd_torrents SET
+					path = ?, state = 'pending', generation = generation + 1, error = NULL,
+					updated_at = `+s.d.now+`
+				WHERE file_id = ? AND generation = ?`, f.path, f.id, f.gen)
+		}
+		if err != nil {
+			return total, fmt.Errorf("resync row %d: %w", f.id, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	if total > 0 && s.d.name == "postgres" {
+		// Other daemons on this catalog learn of it at once.
+		s.db.ExecContext(ctx, "SELECT pg_notify('lanseedd', '')")
+	}
+	return total, nil
+}
+
+// insertMissing runs the bulk insert of catalog rows without state. On MySQL
+// it reads the catalog at READ COMMITTED, where INSERT … SELECT takes no
+// shared locks on the catalog's rows that could stall the site's writes.
+func (s *Store) insertMissing(ctx context.Context, stmts []string) (int64, error) {
+	var opts *sql.TxOptions
+	if s.d.name == "mysql" {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return 0, fmt.Errorf("resync: %w", err)
 	}
 	defer tx.Rollback()
 	var total int64
-	for _, stmt := range script.Statements {
+	for _, stmt := range stmts {
 		res, err := tx.ExecContext(ctx, stmt)
 		if err != nil {
 			return 0, fmt.Errorf("resync catalog %q: %w", s.cfg.Table, err)

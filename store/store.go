@@ -4,13 +4,20 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
 
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/lanseedd/lanseedd/migrations"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -19,31 +26,52 @@ import (
 type Store struct {
 	cfg     Config
 	d       dialect
+	t       target
 	db      *sql.DB
 	names   migrations.Names
 	log     *slog.Logger
 	path    string // SQLite file
 	created bool
+	// owner names this process in the claims it takes on rows.
+	owner string
+	// down is set while the watcher cannot reach the database, so that an
+	// outage is logged once.
+	down        atomic.Bool
+	outageSince atomic.Int64 // unix nanoseconds
 }
 
 // Open connects to the catalog named by cfg.DSN. An SQLite catalog that does
-// not exist yet is created with an empty catalog table (id, path).
+// not exist yet is created with an empty catalog table (id, path). The
+// catalog table of a PostgreSQL or MySQL catalog belongs to the site and is
+// never created.
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	name, rest, err := parseDSN(cfg.DSN)
+	t, err := parseTarget(cfg.DSN)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: logger}
-	switch name {
+	s := &Store{cfg: cfg, t: t, log: logger, owner: newOwner()}
+	switch t.dialect {
 	case "sqlite":
 		s.d = sqliteDialect
-		s.path = rest
-		if err := s.openSQLite(ctx); err != nil {
-			return nil, err
+		s.path = t.path
+		err = s.openSQLite(ctx)
+	case "postgres":
+		s.d = postgresDialect
+		err = s.openServer(ctx, stdlib.OpenDB(*t.pg.Copy()))
+	case "mysql":
+		s.d = mysqlDialect
+		quietMySQLDriver()
+		connector, cerr := mysql.NewConnector(t.my)
+		if cerr != nil {
+			return nil, s.connectError(cerr)
 		}
+		err = s.openServer(ctx, sql.OpenDB(connector))
+	}
+	if err != nil {
+		return nil, err
 	}
 	s.names = migrations.Names{
 		Table: s.d.quote(cfg.Table),
@@ -60,6 +88,15 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 		logger.Info("created catalog", "path", s.path, "table", cfg.Table)
 	}
 	return s, nil
+}
+
+// newOwner names this process for claims: host, pid and a random part, so
+// that two daemons on one host (or one test) differ.
+func newOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return host + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(b[:])
 }
 
 func (s *Store) openSQLite(ctx context.Context) error {
@@ -84,17 +121,52 @@ func (s *Store) openSQLite(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// openServer checks that a PostgreSQL or MySQL catalog answers.
+func (s *Store) openServer(ctx context.Context, db *sql.DB) error {
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(4)
+	// Servers close idle connections (MySQL's wait_timeout); recycling them
+	// first avoids a failed query after a quiet night.
+	db.SetConnMaxIdleTime(2 * time.Minute)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout+time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return s.connectError(err)
+	}
+	s.db = db
+	return nil
+}
+
+// connectError turns a failure to connect into one line that says what is
+// wrong, with the password hidden.
+func (s *Store) connectError(err error) error {
+	return redact(fmt.Errorf("catalog %s: %s: %w", RedactDSN(s.cfg.DSN), connectReason(err), err), s.cfg.DSN, s.t.secret)
+}
+
+// Close releases this daemon's claims and closes the database.
+func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	s.releaseAll(ctx)
+	cancel()
+	return s.db.Close()
+}
 
 // DB returns the underlying database, for tests and the files subcommand.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Dialect names the catalog's SQL dialect: "sqlite".
+// Dialect names the catalog's SQL dialect: "sqlite", "postgres" or "mysql".
 func (s *Store) Dialect() string { return s.d.name }
 
 // Created reports whether Open created the catalog file.
 func (s *Store) Created() bool { return s.created }
+
+// Quote quotes an identifier for the catalog's dialect.
+func (s *Store) Quote(id string) string { return s.d.quote(id) }
+
+// Rebind turns "?" placeholders into the catalog dialect's own.
+func (s *Store) Rebind(q string) string { return s.d.rebind(q) }
 
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return s.db.ExecContext(ctx, s.d.rebind(q), args...)

@@ -2,62 +2,260 @@ package store
 
 import (
 	"context"
-	"fmt"
+	"database/sql"
+	"math/rand/v2"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const (
+	// pingEvery is how often an idle PostgreSQL listener checks that its
+	// connection still works: NOTIFY is lost while disconnected.
+	pingEvery = 10 * time.Second
+	// checkTimeout bounds one poll or ping, so that a server that stops
+	// answering is noticed.
+	checkTimeout = 5 * time.Second
+	// backoffMax caps the wait between reconnection attempts.
+	backoffMax = 5 * time.Second
 )
 
 // Watch calls wake whenever the catalog may have changed, and runs the full
-// catalog comparison every ResyncInterval. It returns nil when ctx is done.
-// Wake-ups carry no data: the caller reads Work.
+// catalog comparison at start, every ResyncInterval and after every outage.
+// PostgreSQL is watched with LISTEN on a connection of its own; MySQL and
+// SQLite are polled every PollInterval. When the database goes away, Watch
+// logs it once, reconnects with backoff and wakes the caller once it is back.
+// It returns nil when ctx is done. Wake-ups carry no data: the caller reads
+// Work.
 func (s *Store) Watch(ctx context.Context, wake func()) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("watch catalog: %w", err)
+	reconnected := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.maintain(ctx, wake, reconnected) })
+	if s.d.name == "postgres" {
+		s.listen(ctx, wake, reconnected)
+	} else {
+		s.poll(ctx, wake, reconnected)
 	}
-	defer conn.Close()
-	poll := time.NewTicker(s.cfg.PollInterval)
-	defer poll.Stop()
+	wg.Wait()
+	return nil
+}
+
+// maintain runs the periodic full comparison and renews this daemon's
+// claims.
+func (s *Store) maintain(ctx context.Context, wake func(), reconnected <-chan struct{}) {
 	resync := time.NewTicker(s.cfg.ResyncInterval)
 	defer resync.Stop()
-
-	// PRAGMA data_version changes on this connection whenever another one
-	// commits: a poll costs no table read.
-	var last int64 = -1
-	failing := false
+	renew := time.NewTicker(s.cfg.ClaimLease / 3)
+	defer renew.Stop()
+	s.resync(ctx, wake)
 	for {
-		var v int64
-		err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v)
+		select {
+		case <-ctx.Done():
+			return
+		case <-resync.C:
+			s.resync(ctx, wake)
+		case <-reconnected:
+			s.resync(ctx, wake)
+		case <-renew.C:
+			if s.down.Load() {
+				continue
+			}
+			if err := s.renewClaims(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("renewing claims failed", "err", err)
+			}
+			// Rows another daemon held when it died become free when its
+			// lease runs out, with no trigger to say so.
+			wake()
+		}
+	}
+}
+
+func (s *Store) resync(ctx context.Context, wake func()) {
+	n, err := s.Resync(ctx)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil && !s.down.Load() {
+			s.log.Warn("catalog comparison failed", "err", err)
+		}
+	case n > 0:
+		s.log.Info("catalog comparison found changes the triggers missed", "rows", n)
+		wake()
+	}
+}
+
+// failed records that the watcher lost the database.
+func (s *Store) failed(err error) {
+	if s.down.Swap(true) {
+		return
+	}
+	s.outageSince.Store(time.Now().UnixNano())
+	s.log.Warn("catalog database unreachable; seeding goes on, reconnecting",
+		"err", redact(err, s.cfg.DSN, s.t.secret))
+}
+
+// recovered records that the watcher reached the database again, and asks
+// for a full comparison to catch up.
+func (s *Store) recovered(reconnected chan<- struct{}) {
+	if !s.down.Swap(false) {
+		return
+	}
+	s.log.Info("catalog database reachable again",
+		"outage", time.Since(time.Unix(0, s.outageSince.Load())).Round(time.Millisecond))
+	select {
+	case reconnected <- struct{}{}:
+	default:
+	}
+}
+
+// backoff spaces reconnection attempts: 100ms doubling to backoffMax, with
+// jitter so that several daemons do not knock in step.
+type backoff struct{ d time.Duration }
+
+func (b *backoff) wait(ctx context.Context) {
+	if b.d == 0 {
+		b.d = 100 * time.Millisecond
+	} else {
+		b.d = min(2*b.d, backoffMax)
+	}
+	t := time.NewTimer(b.d/2 + rand.N(b.d/2+1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (b *backoff) reset() { b.d = 0 }
+
+// listen waits for the triggers' NOTIFY on a dedicated connection: LISTEN,
+// then wake (whatever changed before LISTEN is read by the caller), then
+// wait, pinging the connection when idle.
+func (s *Store) listen(ctx context.Context, wake func(), reconnected chan<- struct{}) {
+	var b backoff
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, wake, reconnected, &b)
+		if ctx.Err() != nil {
+			return
+		}
+		s.failed(err)
+		b.wait(ctx)
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, wake func(), reconnected chan<- struct{}, b *backoff) error {
+	conn, err := pgx.ConnectConfig(ctx, s.t.pg.Copy())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn.Close(cctx)
+		cancel()
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN lanseedd"); err != nil {
+		return err
+	}
+	b.reset()
+	s.recovered(reconnected)
+	wake()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, pingEvery)
+		_, err := conn.WaitForNotification(wctx)
+		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case err != nil:
-			if !failing {
-				s.log.Warn("polling the catalog failed; retrying", "err", err)
-				failing = true
+		case err == nil:
+			wake()
+		case pgconn.Timeout(err) && !conn.IsClosed():
+			pctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return err
 			}
 		default:
-			if failing {
-				s.log.Info("catalog reachable again")
-				failing = false
-				wake()
-			}
-			if v != last {
-				last = v
-				wake()
-			}
+			return err
 		}
+	}
+}
+
+// poll checks a cheap query on a dedicated connection every PollInterval.
+func (s *Store) poll(ctx context.Context, wake func(), reconnected chan<- struct{}) {
+	var b backoff
+	for ctx.Err() == nil {
+		conn, err := s.db.Conn(ctx)
+		if err == nil {
+			err = s.pollConn(ctx, conn, wake, reconnected, &b)
+			conn.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.failed(err)
+		b.wait(ctx)
+	}
+}
+
+func (s *Store) pollConn(ctx context.Context, conn *sql.Conn, wake func(), reconnected chan<- struct{}, b *backoff) error {
+	tick := time.NewTicker(s.cfg.PollInterval)
+	defer tick.Stop()
+	var (
+		last     int64 = -1
+		lastWake time.Time
+	)
+	for {
+		v, err := s.pollOnce(ctx, conn)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		switch {
+		case last == -1:
+			// (Re)connected: catch up on what happened meanwhile.
+			b.reset()
+			s.recovered(reconnected)
+			wake()
+			lastWake = time.Now()
+		case s.d.name == "sqlite":
+			if v != last {
+				wake()
+			}
+		case v != 0 && (last == 0 || time.Since(lastWake) >= time.Second):
+			// Unclaimed work: wake at once when it appears, and again each
+			// second while it stays (the caller may have failed to read it).
+			wake()
+			lastWake = time.Now()
+		}
+		last = v
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-poll.C:
-		case <-resync.C:
-			n, err := s.Resync(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.log.Warn("catalog comparison failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("catalog comparison found changes the triggers missed", "rows", n)
-				wake()
-			}
+		case <-tick.C:
 		}
 	}
+}
+
+// pollOnce returns a value that changes when the catalog may have.
+//
+// SQLite: PRAGMA data_version changes whenever another connection commits,
+// without reading a table. MySQL: whether a row waits unclaimed, one probe of
+// the (state, claimed_by) index. Every trigger leaves its row pending or
+// deleted, so this never misses a change: a row that is claimed when its
+// trigger fires is redone by the daemon holding it.
+func (s *Store) pollOnce(ctx context.Context, conn *sql.Conn) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	q := "PRAGMA data_version"
+	if s.d.name == "mysql" {
+		q = `SELECT EXISTS (SELECT 1 FROM lanseedd_torrents
+			WHERE state IN ('pending', 'deleted') AND claimed_by IS NULL)`
+	}
+	var v int64
+	err := conn.QueryRowContext(ctx, q).Scan(&v)
+	return v, err
 }

@@ -1,0 +1,12 @@
+-- Claims let several daemons share one catalog: a row being worked on is
+-- held by one daemon (claimed_by) until its lease (claimed_until) runs out.
+
+-- +goose Up
+ALTER TABLE lanseedd_torrents ADD COLUMN claimed_by TEXT;
+ALTER TABLE lanseedd_torrents ADD COLUMN claimed_until TEXT;
+CREATE INDEX lanseedd_torrents_claim ON lanseedd_torrents (state, claimed_by);
+
+-- +goose Down
+DROP INDEX lanseedd_torrents_claim;
+ALTER TABLE lanseedd_torrents DROP COLUMN claimed_until;
+ALTER TABLE lanseedd_torrents DROP COLUMN claimed_by;

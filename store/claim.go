@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/lanseedd/lanseedd"
+)
+
+// Work claims up to limit rows that need a daemon (pending rows and deletion
+// tombstones, oldest change first) and returns the rows this daemon holds.
+// A claim is a lease: another daemon on the same catalog does not get the row
+// until Finish or Forget releases it or the lease (Config.ClaimLease) runs
+// out unrenewed. Work may return rows this daemon already works on; the
+// caller skips those.
+func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
+	candidates, err := s.queryClaimRows(ctx, `SELECT `+rowColumns+`, claimed_by FROM lanseedd_torrents
+		WHERE state IN ('pending', 'deleted')
+		  AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < `+s.d.now+`)
+		ORDER BY updated_at, file_id LIMIT ?`, s.owner, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read pending rows: %w", err)
+	}
+	out := make([]lanseedd.Row, 0, len(candidates))
+	for _, c := range candidates {
+		if c.owner == s.owner {
+			out = append(out, c.row)
+			continue
+		}
+		// One guarded statement per row: it holds one row lock at a time, so
+		// it cannot deadlock with the catalog's own transactions, and it
+		// claims the row only at the generation just read, which is the row
+		// returned.
+		res, err := s.exec(ctx, `UPDATE lanseedd_torrents SET
+				claimed_by = ?, claimed_until = `+s.d.later(s.cfg.ClaimLease)+`
+			WHERE file_id = ? AND generation = ? AND state IN ('pending', 'deleted')
+			  AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < `+s.d.now+`)`,
+			s.owner, c.row.FileID, c.row.Generation, s.owner)
+		if err != nil {
+			return out, fmt.Errorf("claim row %d: %w", c.row.FileID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			out = append(out, c.row)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b lanseedd.Row) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
+	return out, nil
+}
+
+type claimRow struct {
+	row   lanseedd.Row
+	owner string
+}
+
+func (s *Store) queryClaimRows(ctx context.Context, q string, args ...any) ([]claimRow, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []claimRow
+	for rows.Next() {
+		var (
+			c     claimRow
+			owner *string
+		)
+		c.row, err = scanRow(rows, &owner)
+		if err != nil {
+			return nil, err
+		}
+		if owner != nil {
+			c.owner = *owner
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// renewClaims extends the leases of every row this daemon holds.
+func (s *Store) renewClaims(ctx context.Context) error {
+	_, err := s.exec(ctx, `UPDATE lanseedd_torrents SET claimed_until = `+s.d.later(s.cfg.ClaimLease)+`
+		WHERE claimed_by = ?`, s.owner)
+	if err != nil {
+		return fmt.Errorf("renew claims: %w", err)
+	}
+	return nil
+}
+
+// releaseAll gives up this daemon's claims, so that another daemon takes
+// them over at once instead of after the lease.
+func (s *Store) releaseAll(ctx context.Context) {
+	if s.db == nil {
+		return
+	}
+	s.exec(ctx, `UPDATE lanseedd_torrents SET claimed_by = NULL, claimed_until = NULL
+		WHERE claimed_by = ?`, s.owner)
+}
