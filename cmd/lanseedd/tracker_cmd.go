@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/lanseedd/lanseedd/tracker"
@@ -29,6 +30,7 @@ func runTracker(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	allowFile := fs.String("allow", "", "file of hex infohashes, one a line: accept only these (catalog-only mode)")
 	trusted := fs.String("trusted-proxies", "", "comma-separated networks whose X-Forwarded-For is believed")
 	verbose := fs.Bool("v", false, "log at debug level")
+	gcPercent := fs.Int("gogc", 25, "garbage collector target percentage, unless the GOGC variable is set")
 	fs.DurationVar(&cfg.AnnounceInterval, "announce-interval", cfg.AnnounceInterval, "announce interval sent to clients")
 	fs.DurationVar(&cfg.MinInterval, "min-interval", cfg.MinInterval, "min interval sent to clients")
 	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", cfg.PeerTimeout, "drop peers silent this long (0: twice the announce interval)")
@@ -66,6 +68,12 @@ func runTracker(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		cfg.CatalogOnly = true
+	}
+	if os.Getenv("GOGC") == "" {
+		// Nearly all of the tracker's memory is long-lived swarm state and
+		// its request paths make no garbage, so collecting early costs
+		// little CPU and keeps the heap close to the peers it holds.
+		debug.SetGCPercent(*gcPercent)
 	}
 	level := slog.LevelInfo
 	if *verbose {
