@@ -15,8 +15,8 @@ import (
 //
 // An IPv4 peer is one uint64: address (32 bits), port (16 bits), then a
 // seeder flag and a 15-bit stamp of the second it last announced. Sorting
-// the uint64s sorts by address and port. IPv6 peers live in a separate
-// slice of 20-byte records that most swarms never allocate.
+// the uint64s sorts by address and port. IPv6 peers live in a per-shard
+// map of 20-byte record slices, so a swarm without them pays nothing.
 
 const numShards = 1024
 
@@ -31,25 +31,41 @@ type peer6 struct {
 	flags    uint16
 }
 
+// swarm is 32 bytes, an allocator size class of its own.
 type swarm struct {
 	v4        []uint64
-	v6        *[]peer6
 	seeders   uint32
 	completed uint32
-}
-
-func (s *swarm) numPeers() int {
-	n := len(s.v4)
-	if s.v6 != nil {
-		n += len(*s.v6)
-	}
-	return n
 }
 
 type shard struct {
 	mu     sync.Mutex
 	swarms map[[20]byte]*swarm
-	_      [40]byte // keep shards' locks on separate cache lines
+	v6     map[[20]byte][]peer6 // IPv6 peers of the swarms that have any
+	_      [32]byte             // keep shards' locks on separate cache lines
+}
+
+// peers6 returns the IPv6 peers of the swarm ih.
+func (sh *shard) peers6(ih *[20]byte) []peer6 {
+	if len(sh.v6) == 0 {
+		return nil
+	}
+	return sh.v6[*ih]
+}
+
+func (sh *shard) setPeers6(ih *[20]byte, v []peer6) {
+	switch {
+	case len(v) > 0 && sh.v6 == nil:
+		sh.v6 = map[[20]byte][]peer6{*ih: v}
+	case len(v) > 0:
+		sh.v6[*ih] = v
+	case len(sh.v6) > 0:
+		delete(sh.v6, *ih)
+	}
+}
+
+func (sh *shard) numPeers(ih *[20]byte, sw *swarm) int {
+	return len(sw.v4) + len(sh.peers6(ih))
 }
 
 // swarmStore is the in-memory state of all swarms.
@@ -135,33 +151,35 @@ func (s *swarmStore) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []
 	if op.seeder {
 		flags |= seederFlag
 	}
-	var wasSeeder, existed bool
+	v6 := sh.peers6(&op.infohash)
+	var wasSeeder bool
 	if op.addr.Addr().Is4() {
-		wasSeeder, existed = s.upsert4(sw, op, flags)
+		wasSeeder = s.upsert4(sw, len(v6), op, flags)
 	} else {
-		wasSeeder, existed = s.upsert6(sw, op, flags)
+		v6, wasSeeder = s.upsert6(sw, v6, op, flags)
+		sh.setPeers6(&op.infohash, v6)
 	}
 	if op.event == eventCompleted && !wasSeeder {
 		sw.completed++
 	}
-	_ = existed
 
+	n := len(sw.v4) + len(v6)
 	res.seeders = int(sw.seeders)
-	res.leechers = sw.numPeers() - int(sw.seeders)
+	res.leechers = n - int(sw.seeders)
 	res.completed = int(sw.completed)
 	if op.event != eventStopped && op.numWant > 0 {
-		out4, out6, res.n4, res.n6 = selectPeers(sw, op, wantV4, wantV6, out4, out6)
+		out4, out6, res.n4, res.n6 = selectPeers(sw.v4, v6, op, wantV4, wantV6, out4, out6)
 	}
-	if sw.numPeers() == 0 && sw.completed == 0 {
+	if n == 0 && sw.completed == 0 {
 		delete(sh.swarms, op.infohash)
 		s.nSwarms.Add(-1)
 	}
 	return res, out4, out6, nil
 }
 
-// canAdd reports whether a new peer may be stored in sw.
-func (s *swarmStore) canAdd(sw *swarm) bool {
-	if int64(sw.numPeers()) >= s.maxPeersPerSwarm {
+// canAdd reports whether a new peer may be stored in a swarm of n peers.
+func (s *swarmStore) canAdd(n int) bool {
+	if int64(n) >= s.maxPeersPerSwarm {
 		return false
 	}
 	if s.nPeers.Add(1) > s.maxPeers {
@@ -190,7 +208,9 @@ func search4(v []uint64, k uint64) int {
 	return lo
 }
 
-func (s *swarmStore) upsert4(sw *swarm, op *announceOp, flags uint16) (wasSeeder, existed bool) {
+// upsert4 adds, updates or (on stopped) removes an IPv4 peer of sw, which
+// also has n6 IPv6 peers. It reports whether the peer was a seeder.
+func (s *swarmStore) upsert4(sw *swarm, n6 int, op *announceOp, flags uint16) (wasSeeder bool) {
 	k := key4(op.addr)
 	i := search4(sw.v4, k)
 	if i < len(sw.v4) && sw.v4[i]&^0xffff == k {
@@ -199,21 +219,21 @@ func (s *swarmStore) upsert4(sw *swarm, op *announceOp, flags uint16) (wasSeeder
 		if op.event == eventStopped {
 			sw.v4 = append(sw.v4[:i], sw.v4[i+1:]...)
 			s.removed(sw, wasSeeder)
-			return wasSeeder, true
+			return wasSeeder
 		}
 		sw.v4[i] = k | uint64(flags)
 		s.flagChange(sw, wasSeeder, op.seeder)
-		return wasSeeder, true
+		return wasSeeder
 	}
-	if op.event == eventStopped || !s.canAdd(sw) {
-		return false, false
+	if op.event == eventStopped || !s.canAdd(len(sw.v4)+n6) {
+		return false
 	}
 	sw.v4 = growFor(sw.v4, 1)
 	sw.v4 = sw.v4[:len(sw.v4)+1]
 	copy(sw.v4[i+1:], sw.v4[i:])
 	sw.v4[i] = k | uint64(flags)
 	s.added(sw, op.seeder)
-	return false, false
+	return false
 }
 
 func cmp18(a, b *[18]byte) int {
@@ -249,12 +269,10 @@ func key6(addr netip.AddrPort) [18]byte {
 	return k
 }
 
-func (s *swarmStore) upsert6(sw *swarm, op *announceOp, flags uint16) (wasSeeder, existed bool) {
+// upsert6 is upsert4 for an IPv6 peer; it returns the swarm's new IPv6
+// peers.
+func (s *swarmStore) upsert6(sw *swarm, v []peer6, op *announceOp, flags uint16) ([]peer6, bool) {
 	k := key6(op.addr)
-	var v []peer6
-	if sw.v6 != nil {
-		v = *sw.v6
-	}
 	lo, hi := 0, len(v)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -266,37 +284,24 @@ func (s *swarmStore) upsert6(sw *swarm, op *announceOp, flags uint16) (wasSeeder
 	}
 	i := lo
 	if i < len(v) && v[i].addrPort == k {
-		wasSeeder = v[i].flags&seederFlag != 0
+		wasSeeder := v[i].flags&seederFlag != 0
 		if op.event == eventStopped {
 			v = append(v[:i], v[i+1:]...)
-			s.setV6(sw, v)
 			s.removed(sw, wasSeeder)
-			return wasSeeder, true
+			return v, wasSeeder
 		}
 		v[i].flags = flags
 		s.flagChange(sw, wasSeeder, op.seeder)
-		return wasSeeder, true
+		return v, wasSeeder
 	}
-	if op.event == eventStopped || !s.canAdd(sw) {
-		return false, false
+	if op.event == eventStopped || !s.canAdd(len(sw.v4)+len(v)) {
+		return v, false
 	}
 	v = append(v, peer6{})
 	copy(v[i+1:], v[i:])
 	v[i] = peer6{addrPort: k, flags: flags}
-	s.setV6(sw, v)
 	s.added(sw, op.seeder)
-	return false, false
-}
-
-func (s *swarmStore) setV6(sw *swarm, v []peer6) {
-	switch {
-	case len(v) == 0:
-		sw.v6 = nil
-	case sw.v6 == nil:
-		sw.v6 = &v
-	default:
-		*sw.v6 = v
-	}
+	return v, false
 }
 
 func (s *swarmStore) added(sw *swarm, seeder bool) {
@@ -328,14 +333,12 @@ func (s *swarmStore) flagChange(sw *swarm, was, now bool) {
 // selectPeers appends up to op.numWant peers other than the requester,
 // starting at a random place in each family so that every peer gets handed
 // out. A seeder is given only leechers.
-func selectPeers(sw *swarm, op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) ([]byte, []byte, int, int) {
-	var v6 []peer6
-	if sw.v6 != nil && wantV6 {
-		v6 = *sw.v6
+func selectPeers(v4 []uint64, v6 []peer6, op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) ([]byte, []byte, int, int) {
+	if !wantV6 {
+		v6 = nil
 	}
-	var v4 []uint64
-	if wantV4 {
-		v4 = sw.v4
+	if !wantV4 {
+		v4 = nil
 	}
 	total := len(v4) + len(v6)
 	if total == 0 {
@@ -405,7 +408,7 @@ func (s *swarmStore) scrape(ih *[20]byte) (seeders, leechers, completed int, ok 
 	sh.mu.Lock()
 	sw := sh.swarms[*ih]
 	if sw != nil {
-		seeders, leechers, completed, ok = int(sw.seeders), sw.numPeers()-int(sw.seeders), int(sw.completed), true
+		seeders, leechers, completed, ok = int(sw.seeders), sh.numPeers(ih, sw)-int(sw.seeders), int(sw.completed), true
 	}
 	sh.mu.Unlock()
 	return
@@ -420,17 +423,18 @@ func (s *swarmStore) expire(now uint16, timeout uint16, allowed func(*[20]byte) 
 		sh.mu.Lock()
 		for ih, sw := range sh.swarms {
 			if allowed != nil && !allowed(&ih) {
-				n := sw.numPeers()
+				n := sh.numPeers(&ih, sw)
 				s.nPeers.Add(-int64(n))
 				s.nSeeders.Add(-int64(sw.seeders))
 				peers += n
 				delete(sh.swarms, ih)
+				sh.setPeers6(&ih, nil)
 				s.nSwarms.Add(-1)
 				swarms++
 				continue
 			}
-			peers += s.expireSwarm(sw, now, timeout)
-			if sw.numPeers() == 0 {
+			peers += s.expireSwarm(sh, &ih, sw, now, timeout)
+			if sh.numPeers(&ih, sw) == 0 {
 				delete(sh.swarms, ih)
 				s.nSwarms.Add(-1)
 				swarms++
@@ -445,7 +449,7 @@ func stale(flags, now, timeout uint16) bool {
 	return (now-flags)&stampMask > timeout
 }
 
-func (s *swarmStore) expireSwarm(sw *swarm, now, timeout uint16) int {
+func (s *swarmStore) expireSwarm(sh *shard, ih *[20]byte, sw *swarm, now, timeout uint16) int {
 	removed := 0
 	v4 := sw.v4[:0]
 	for _, p := range sw.v4 {
@@ -457,9 +461,9 @@ func (s *swarmStore) expireSwarm(sw *swarm, now, timeout uint16) int {
 		v4 = append(v4, p)
 	}
 	sw.v4 = shrink(v4)
-	if sw.v6 != nil {
-		v6 := (*sw.v6)[:0]
-		for _, p := range *sw.v6 {
+	if old := sh.peers6(ih); len(old) > 0 {
+		v6 := old[:0]
+		for _, p := range old {
 			if stale(p.flags, now, timeout) {
 				removed++
 				s.removed(sw, p.flags&seederFlag != 0)
@@ -467,7 +471,7 @@ func (s *swarmStore) expireSwarm(sw *swarm, now, timeout uint16) int {
 			}
 			v6 = append(v6, p)
 		}
-		s.setV6(sw, v6)
+		sh.setPeers6(ih, v6)
 	}
 	return removed
 }
