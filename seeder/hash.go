@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
 	"golang.org/x/sys/unix"
 )
@@ -66,15 +65,6 @@ func Info(ctx context.Context, l Layout, pieceLength int64, workers int) (*metai
 		info.Length = l.Total
 	}
 	return info, nil
-}
-
-// InfoBytes bencodes an info dictionary.
-func InfoBytes(info *metainfo.Info) ([]byte, error) {
-	b, err := bencode.Marshal(info)
-	if err != nil {
-		return nil, fmt.Errorf("encode info: %w", err)
-	}
-	return b, nil
 }
 
 // HashPieces returns the concatenated SHA-1 hashes of the pieces of files

@@ -27,6 +27,8 @@ Usage:
   lanseedd migrate [status|uninstall]
                                    install, inspect or remove lanseedd's tables and triggers
   lanseedd tracker [flags]         run the tracker alone (an opentracker replacement)
+  lanseedd create [flags] PATH     make a .torrent of a file or directory (as mktorrent)
+  lanseedd verify [flags] [ID…]    re-hash ready rows; rows that changed go back to pending
   lanseedd version                 print the version
 
 Run 'lanseedd COMMAND -h' for a command's flags.
@@ -73,6 +75,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMigrate(ctx, rest, stdout, stderr)
 	case "tracker":
 		return runTracker(ctx, rest, stdout, stderr)
+	case "create":
+		return runCreate(ctx, rest, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "lanseedd", Version)
 		return nil

@@ -1,0 +1,125 @@
+package seeder
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/lanseedd/lanseedd/internal/snapshot"
+)
+
+// naivePieces hashes the concatenation of data one piece after another.
+func naivePieces(data []byte, pieceLength int) []byte {
+	var out []byte
+	for off := 0; off < len(data); off += pieceLength {
+		sum := sha1.Sum(data[off:min(off+pieceLength, len(data))])
+		out = append(out, sum[:]...)
+	}
+	return out
+}
+
+func TestHashPiecesMatchesSequentialHashing(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(root, "d"), 0o755)
+	var all []byte
+	sizes := []int{100 << 10, 0, 1, 16<<10 - 1, 16 << 10, 3<<20 + 17, 0, 5000}
+	for i, n := range sizes {
+		name := filepath.Join(root, "d", "f"+strconv.Itoa(i))
+		all = append(all, writeFile(t, name, n)...)
+	}
+	snapshot.Guard(t, dir)
+	l, err := Scan(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Total != int64(len(all)) || len(l.Files) != len(sizes) {
+		t.Fatalf("scan: %d files, %d bytes", len(l.Files), l.Total)
+	}
+	for _, pl := range []int64{16 << 10, 256 << 10, 1 << 20, 8 << 20} {
+		for _, workers := range []int{1, 2, 7} {
+			var last int64
+			got, err := HashPieces(context.Background(), l.Files, l.Total, pl, workers, func(done int64) { last = max(last, done) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(naivePieces(all, int(pl))) {
+				t.Fatalf("piece length %d, %d workers: hashes differ from sequential hashing", pl, workers)
+			}
+			if last != l.Total {
+				t.Errorf("progress ended at %d of %d", last, l.Total)
+			}
+		}
+	}
+}
+
+func TestHashPiecesFileShrank(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.bin")
+	writeFile(t, path, 1<<20)
+	l, err := Scan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(path, 1000)
+	snapshot.Guard(t, dir)
+	if _, err := HashPieces(context.Background(), l.Files, l.Total, 64<<10, 2, nil); !errors.Is(err, ErrShrank) {
+		t.Fatalf("hashing a file that shrank: %v, want ErrShrank", err)
+	}
+}
+
+func TestPieceLength(t *testing.T) {
+	for _, c := range []struct{ total, want int64 }{
+		{0, 16 << 10},
+		{1, 16 << 10},
+		{2000 * 16 << 10, 16 << 10},
+		{2000*16<<10 + 1, 32 << 10},
+		{700 << 20, 512 << 10}, // a CD image: 1,400 pieces
+		{1 << 30, 1 << 20},     // 1,024 pieces
+		{4700 << 20, 4 << 20},  // a DVD image: 1,175 pieces
+		{1 << 40, 16 << 20},    // capped: 65,536 pieces
+	} {
+		if got := PieceLength(c.total); got != c.want {
+			t.Errorf("PieceLength(%d) = %d, want %d", c.total, got, c.want)
+		}
+		if n := (c.total + c.want - 1) / c.want; c.want > MinPieceLength && c.want < MaxPieceLength && (n < 1000 || n > 2000) {
+			t.Errorf("PieceLength(%d) gives %d pieces, want 1,000–2,000", c.total, n)
+		}
+	}
+}
+
+// BenchmarkHashPieces measures hashing from the page cache: one big file,
+// and many small ones.
+func BenchmarkHashPieces(b *testing.B) {
+	dir := b.TempDir()
+	big := filepath.Join(dir, "big.bin")
+	writeFile(b, big, 256<<20)
+	small := filepath.Join(dir, "small")
+	os.Mkdir(small, 0o755)
+	for i := range 2048 {
+		writeFile(b, filepath.Join(small, strconv.Itoa(i)), 64<<10)
+	}
+	for _, c := range []struct {
+		name string
+		path string
+	}{{"OneFile256MiB", big}, {"SmallFiles2048x64KiB", small}} {
+		l, err := Scan(c.path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pl := PieceLength(l.Total)
+		HashPieces(context.Background(), l.Files, l.Total, pl, 0, nil) // warm the page cache
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(l.Total)
+			for b.Loop() {
+				if _, err := HashPieces(context.Background(), l.Files, l.Total, pl, 0, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
