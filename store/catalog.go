@@ -27,11 +27,7 @@ func (s *Store) AddFiles(ctx context.Context, paths []string) ([]int64, error) {
 	q := s.d.rebind(fmt.Sprintf("INSERT INTO %s (%s) VALUES (?)", s.names.Table, s.names.Path))
 	ids := make([]int64, 0, len(paths))
 	for _, p := range paths {
-		res, err := tx.ExecContext(ctx, q, p)
-		if err != nil {
-			return nil, fmt.Errorf("add %q: %w", p, err)
-		}
-		id, err := res.LastInsertId()
+		id, err := s.insertFile(ctx, tx, q, p)
 		if err != nil {
 			return nil, fmt.Errorf("add %q: %w", p, err)
 		}
@@ -41,6 +37,21 @@ func (s *Store) AddFiles(ctx context.Context, paths []string) ([]int64, error) {
 		return nil, fmt.Errorf("add files: %w", err)
 	}
 	return ids, nil
+}
+
+// insertFile runs the insert q of one path and returns the new row's id:
+// PostgreSQL has no last insert id, it returns the column.
+func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, q, path string) (int64, error) {
+	var id int64
+	if s.d.name == "postgres" {
+		err := tx.QueryRowContext(ctx, q+" RETURNING "+s.names.ID, path).Scan(&id)
+		return id, err
+	}
+	res, err := tx.ExecContext(ctx, q, path)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 // RemoveFiles deletes catalog rows and returns how many existed.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -86,4 +87,32 @@ func quietMySQLDriver() {
 	mysqlLogOnce.Do(func() {
 		mysql.SetLogger(log.New(io.Discard, "", 0))
 	})
+}
+
+// lostConn reports whether err says the connection a statement went to was
+// gone before the statement ran (killed by an administrator, a server
+// restart, an idle timeout), so that running it again on another connection
+// is safe.
+func lostConn(err error) bool {
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn):
+		return true
+	case errors.As(err, &pe):
+		// admin_shutdown, crash_shutdown, cannot_connect_now
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return pgconn.SafeToRetry(err)
+}
+
+// retry runs f again, up to twice, while it fails on a lost connection: the
+// pool then hands out another one.
+func retry(ctx context.Context, f func() error) error {
+	err := f()
+	for i := 0; i < 2 && lostConn(err) && ctx.Err() == nil; i++ {
+		err = f()
+	}
+	return err
 }

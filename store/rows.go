@@ -123,8 +123,7 @@ func (s *Store) Requeue(ctx context.Context, fileID int64, reason string) error 
 
 // Get returns the state of catalog row fileID, or lanseedd.ErrNotFound.
 func (s *Store) Get(ctx context.Context, fileID int64) (lanseedd.Row, error) {
-	r, err := scanRow(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+rowColumns+`
-		FROM lanseedd_torrents WHERE file_id = ?`), fileID))
+	r, err := s.getRow(ctx, `SELECT `+rowColumns+` FROM lanseedd_torrents WHERE file_id = ?`, fileID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("row %d: %w", fileID, lanseedd.ErrNotFound)
 	}
@@ -134,11 +133,21 @@ func (s *Store) Get(ctx context.Context, fileID int64) (lanseedd.Row, error) {
 	return r, nil
 }
 
+// getRow reads one row, again on another connection if the one it got
+// turns out to be dead.
+func (s *Store) getRow(ctx context.Context, q string, args ...any) (r lanseedd.Row, err error) {
+	err = retry(ctx, func() error {
+		r, err = scanRow(s.db.QueryRowContext(ctx, s.d.rebind(q), args...))
+		return err
+	})
+	return r, err
+}
+
 // GetByInfoHash returns the ready row with that infohash (40 hex characters).
 func (s *Store) GetByInfoHash(ctx context.Context, infohash string) (lanseedd.Row, error) {
-	r, err := scanRow(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+rowColumns+`
-		FROM lanseedd_torrents WHERE infohash = ? AND state = 'ready' ORDER BY file_id LIMIT 1`),
-		strings.ToLower(infohash)))
+	r, err := s.getRow(ctx, `SELECT `+rowColumns+`
+		FROM lanseedd_torrents WHERE infohash = ? AND state = 'ready' ORDER BY file_id LIMIT 1`,
+		strings.ToLower(infohash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("infohash %s: %w", infohash, lanseedd.ErrNotFound)
 	}
@@ -179,7 +188,11 @@ func (s *Store) Resync(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	total, err := s.insertMissing(ctx, insert.Statements)
+	var total int64
+	err = retry(ctx, func() (err error) {
+		total, err = s.insertMissing(ctx, insert.Statements)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -189,7 +202,7 @@ func (s *Store) Resync(ctx context.Context) (int64, error) {
 		gone    bool
 	}
 	var fixes []fix
-	rows, err := s.db.QueryContext(ctx, drift.Statements[0])
+	rows, err := s.query(ctx, drift.Statements[0])
 	if err != nil {
 		return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
 	}

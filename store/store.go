@@ -168,10 +168,23 @@ func (s *Store) Quote(id string) string { return s.d.quote(id) }
 // Rebind turns "?" placeholders into the catalog dialect's own.
 func (s *Store) Rebind(q string) string { return s.d.rebind(q) }
 
-func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return s.db.ExecContext(ctx, s.d.rebind(q), args...)
+// exec runs a statement, again on another connection if the one it got
+// turns out to be dead: every statement lanseedd runs this way is idempotent
+// or guarded by a generation.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
+	err = retry(ctx, func() error {
+		res, err = s.db.ExecContext(ctx, s.d.rebind(q), args...)
+		return err
+	})
+	return res, err
 }
 
-func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, s.d.rebind(q), args...)
+// query runs a query, again on another connection if the one it got turns
+// out to be dead.
+func (s *Store) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, err error) {
+	err = retry(ctx, func() error {
+		rows, err = s.db.QueryContext(ctx, s.d.rebind(q), args...)
+		return err
+	})
+	return rows, err
 }

@@ -156,3 +156,12 @@ func env(key, def string) string {
 	}
 	return def
 }
+
+// PostgresAdmin returns a connection to the administrative database of the
+// PostgreSQL test server, closed when the test ends.
+func PostgresAdmin(tb testing.TB) *sql.DB {
+	tb.Helper()
+	db := open(tb, "pgx", env(EnvPostgres, DefaultPostgres), "PostgreSQL", EnvPostgres)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}

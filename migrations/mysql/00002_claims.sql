@@ -5,7 +5,9 @@
 ALTER TABLE lanseedd_torrents
     ADD COLUMN claimed_by    VARCHAR(255) CHARACTER SET utf8mb4 NULL,
     ADD COLUMN claimed_until DATETIME(6)  NULL,
-    ADD INDEX lanseedd_torrents_claim (state, claimed_by);
+    -- The poll reads (file_id, generation) of unclaimed work from this index
+    -- alone (InnoDB keeps the primary key in it).
+    ADD INDEX lanseedd_torrents_claim (state, claimed_by, generation);
 
 -- +goose Down
 ALTER TABLE lanseedd_torrents
