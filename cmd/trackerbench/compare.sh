@@ -50,6 +50,7 @@ start_ours() {
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 wait_up() { sleep 1.5; }
 
+cpu() { sed -n 's/.*(\([0-9]*\)% of one core).*/\1/p' | head -1; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | head -1; }
 # ratio prints lanseedd's figure over opentracker's.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }'; }
@@ -67,12 +68,17 @@ stop "$ot"; stop "$ours"
 start_ot; start_ours; wait_up
 run() { # label, extra args for both, extra args for ours only
 	local label=$1 args=$2 ourargs=${3:-}
-	local a b
-	a=$(bench -target 127.0.0.1:$OT_PORT -cpu-pid "$ot" -duration "$DURATION" $args | field 'replies\/s')
+	local a b oa ob
+	oa=$(bench -target 127.0.0.1:$OT_PORT -cpu-pid "$ot" -duration "$DURATION" $args)
 	sleep 1
-	b=$(bench -target 127.0.0.1:$OUR_PORT -cpu-pid "$ours" -duration "$DURATION" $args $ourargs | field 'replies\/s')
+	ob=$(bench -target 127.0.0.1:$OUR_PORT -cpu-pid "$ours" -duration "$DURATION" $args $ourargs)
 	sleep 1
+	a=$(field 'replies\/s' <<<"$oa")
+	b=$(field 'replies\/s' <<<"$ob")
 	row "$label" "$a/s" "$b/s" "$(ratio "$a" "$b")"
+	# How busy each tracker's core was: below ~95% the generator, not the
+	# tracker, set the pace.
+	row "  tracker CPU" "$(cpu <<<"$oa")%" "$(cpu <<<"$ob")%" ""
 }
 run "UDP announces, 10k swarms" "-proto udp -swarms 10000"
 run "UDP announces, 100k swarms" "-proto udp -swarms 100000"
