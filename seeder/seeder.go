@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
@@ -45,9 +46,10 @@ type Seeder struct {
 	cl       *client
 	torrents string // directory of .torrent files
 
-	wake   chan struct{}
-	hashed hashCounters
-	watch  *watcher
+	wake      chan struct{}
+	announced atomic.Pointer[func(context.Context, [20]byte) bool]
+	hashed    hashCounters
+	watch     *watcher
 
 	mu       sync.Mutex
 	byFile   map[int64]metainfo.Hash          // what is seeded for each row
@@ -114,6 +116,16 @@ func (s *Seeder) TorrentFile(fileID int64) string {
 
 // Seeding reports whether the client seeds infohash ih.
 func (s *Seeder) Seeding(ih metainfo.Hash) bool { return s.cl.seeding(ih) }
+
+// announceWait bounds how long a new torrent waits for its first announce.
+const announceWait = 5 * time.Second
+
+// SetAnnounced gives the seeder a check that blocks until the tracker lists
+// this seeder in the swarm of infohash (or ctx ends), and reports whether it
+// does. Rows are recorded ready only once it passes or times out.
+func (s *Seeder) SetAnnounced(check func(ctx context.Context, infohash [20]byte) bool) {
+	s.announced.Store(&check)
+}
 
 // Wake tells the seeder that the catalog may have changed. It never blocks.
 func (s *Seeder) Wake() {
@@ -247,6 +259,16 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 	}
 	s.unseed(row.FileID, ih)
 	s.track(row.FileID, ih)
+	if check := s.announced.Load(); check != nil {
+		// "ready" promises a download that starts now: a client that
+		// fetched the .torrent before our first announce would otherwise
+		// find no peer until its next announce, minutes later.
+		wait, cancel := context.WithTimeout(ctx, announceWait)
+		if !(*check)(wait, ih) && ctx.Err() == nil {
+			log.Warn("the tracker has not seen the seeder yet; marking ready anyway", "infohash", ih.HexString())
+		}
+		cancel()
+	}
 	res.State, res.InfoHash, res.Name, res.Size, res.Fingerprint = lanseedd.StateReady, ih.HexString(), l.Name, l.Total, l.Fingerprint
 	ok, err := s.cat.Finish(ctx, res)
 	if err != nil {

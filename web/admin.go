@@ -25,7 +25,7 @@ import (
 var templates embed.FS
 
 var statusPage = template.Must(template.New("status.html").Funcs(template.FuncMap{
-	"bytes": formatBytes,
+	"bytes": FormatBytes,
 	"short": func(s string) string { return s[:min(len(s), 12)] },
 	"count": func(m map[lanseedd.State]int64, s string) int64 { return m[lanseedd.State(s)] },
 }).ParseFS(templates, "status.html"))

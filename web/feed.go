@@ -74,7 +74,7 @@ func (p *Public) feed(w http.ResponseWriter, r *http.Request) {
 			GUID:      rssGUID{Value: "urn:btih:" + row.InfoHash},
 			PubDate:   row.UpdatedAt.Format(time.RFC1123Z),
 			Enclosure: rssEnclosure{URL: link, Length: torrentSize(p.seeder.TorrentFile(row.FileID)), Type: "application/x-bittorrent"},
-			Desc:      row.Path + " (" + formatBytes(row.Size) + ")",
+			Desc:      row.Path + " (" + FormatBytes(row.Size) + ")",
 		})
 	}
 	w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// formatBytes renders a size the way people read it: 1.5 GiB.
-func formatBytes(n int64) string {
+// FormatBytes renders a size the way people read it: 1.5 GiB.
+func FormatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

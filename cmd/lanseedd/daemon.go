@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,13 +10,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/seeder"
 	"github.com/lanseedd/lanseedd/store"
@@ -29,37 +32,98 @@ import (
 const shutdownTimeout = 10 * time.Second
 
 func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fillDSN := catalogFlags(fs, &cfg)
-	fs.StringVar(&cfg.Seeder.ContentRoot, "content", cfg.Seeder.ContentRoot, "content root; catalog paths are relative to it")
-	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP listener for .torrent links")
-	fs.StringVar(&cfg.TrackerAddr, "tracker", cfg.TrackerAddr, "tracker listener (HTTP and UDP)")
-	fs.StringVar(&cfg.AdminAddr, "admin", cfg.AdminAddr, "admin listener: status page, JSON API, metrics (keep it on loopback or a trusted network)")
-	fs.Func("webseed", "extra web seed base URL serving the content root (repeatable)", func(s string) error {
-		cfg.WebSeeds = append(cfg.WebSeeds, s)
-		return nil
-	})
-	fs.StringVar(&cfg.PublicURL, "public-url", "", "how LAN clients reach this host, e.g. http://fileserver.lan (default: from the host name)")
-	fs.IntVar(&cfg.Seeder.PeerPort, "peer-port", cfg.Seeder.PeerPort, "BitTorrent listen port")
-	fs.TextVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	cfg, fs, err := parseConfig("run", args, stderr, daemonFlags)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("run: unexpected argument %q", fs.Arg(0))
 	}
-	fillDSN()
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	level := new(slog.LevelVar)
+	level.Set(cfg.Log.Level)
+	logger := newLogger(stderr, cfg.Log.Format, level)
+	if cfg.File != "" {
+		logger.Info("read config file", "path", cfg.File)
+	}
 	m := NewMain(cfg, logger)
 	if err := m.Start(ctx); err != nil {
 		m.Close()
 		return err
 	}
-	<-ctx.Done()
-	logger.Info("shutting down")
-	return m.Close()
+	notify(logger, daemon.SdNotifyReady)
+	stopWatchdog := watchdog(logger)
+	defer stopWatchdog()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			notify(logger, daemon.SdNotifyReloading)
+			next, _, err := parseConfig("run", args, stderr, daemonFlags)
+			if err == nil {
+				err = next.Validate()
+			}
+			if err != nil {
+				logger.Error("reload: config not applied", "err", err)
+			} else {
+				level.Set(next.Log.Level)
+				m.Reload(ctx, next)
+			}
+			notify(logger, daemon.SdNotifyReady)
+		case <-ctx.Done():
+			notify(logger, daemon.SdNotifyStopping)
+			logger.Info("shutting down")
+			return m.Close()
+		}
+	}
+}
+
+// newLogger logs text or JSON to w. Under systemd, whose journal stamps
+// every line itself, the time is left out.
+func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if os.Getenv("JOURNAL_STREAM") != "" {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// notify tells systemd about the daemon's state, when it runs under it.
+func notify(logger *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		logger.Warn("systemd notification failed", "state", state, "err", err)
+	}
+}
+
+// watchdog pings systemd's watchdog at half its interval, if enabled.
+func watchdog(logger *slog.Logger) func() {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		return func() {}
+	}
+	t := time.NewTicker(interval / 2)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-t.C:
+				notify(logger, daemon.SdNotifyWatchdog)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { t.Stop(); close(done) }
 }
 
 // Main is the whole daemon, built from a Config, so that tests can run it
@@ -78,6 +142,9 @@ type Main struct {
 	udp       []net.PacketConn
 	httpSrv   *http.Server
 	adminSrv  *http.Server
+
+	// extraWebSeeds can change on reload; new torrents take them up.
+	extraWebSeeds atomic.Pointer[[]string]
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -100,8 +167,8 @@ func (m *Main) Start(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.Seeder.StateDir, 0o750); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	m.Log.Info("opening catalog", "catalog", cfg.Catalog)
-	st, err := store.Open(ctx, cfg.Catalog, m.Log)
+	m.Log.Info("opening catalog", "catalog", cfg.Catalog.Config)
+	st, err := store.Open(ctx, cfg.Catalog.Config, m.Log)
 	if err != nil {
 		return err
 	}
@@ -115,36 +182,49 @@ func (m *Main) Start(ctx context.Context) error {
 		return fmt.Errorf("%w; run 'lanseedd migrate' with the same -catalog flags", err)
 	}
 
-	if m.Tracker, err = tracker.New(cfg.Tracker, m.Log.With("component", "tracker")); err != nil {
+	if m.Tracker, err = tracker.New(cfg.Tracker.Config, m.Log.With("component", "tracker")); err != nil {
 		return err
 	}
-	if m.trackerLn, err = net.Listen("tcp", cfg.TrackerAddr); err != nil {
+	if m.trackerLn, err = net.Listen("tcp", cfg.Tracker.Listen); err != nil {
 		return fmt.Errorf("tracker listener: %w", err)
 	}
 	if m.udp, err = tracker.ListenUDP(ctx, m.trackerLn.Addr().String(), runtime.GOMAXPROCS(0)); err != nil {
 		return err
 	}
-	if m.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+	if m.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("http listener: %w", err)
 	}
-	if m.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+	if m.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	ep, err := endpointsFor(cfg.PublicURL, m.httpLn.Addr(), m.trackerLn.Addr())
+	ep, err := endpointsFor(cfg.HTTP.PublicURL, m.httpLn.Addr(), m.trackerLn.Addr())
 	if err != nil {
 		return err
 	}
-	if cfg.PublicURL == "" {
+	if cfg.HTTP.PublicURL == "" {
 		m.Log.Info("no -public-url given; LAN clients are told to reach this host by its name",
 			"public_url", ep.public, "hint", "set -public-url http://NAME-OR-IP if clients cannot resolve it")
 	}
+	m.extraWebSeeds.Store(&cfg.HTTP.WebSeeds)
 	webSeeds := func(row lanseedd.Row) []string {
-		return append([]string{web.WebSeedURL(ep.links, row.FileID)}, contentWebSeeds(cfg.WebSeeds, row.Path)...)
+		return append([]string{web.WebSeedURL(ep.links, row.FileID)}, contentWebSeeds(*m.extraWebSeeds.Load(), row.Path)...)
 	}
 	if m.Seeder, err = seeder.New(cfg.Seeder, st, ep.announce, webSeeds, m.Log.With("component", "seeder")); err != nil {
 		return err
 	}
-	webCfg := cfg.Web
+	m.Seeder.SetAnnounced(func(ctx context.Context, ih [20]byte) bool {
+		for {
+			if sw, ok := m.Tracker.Swarm(ih); ok && sw.Seeders > 0 {
+				return true
+			}
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	webCfg := cfg.HTTP.Config
 	webCfg.BaseURL, webCfg.Version = ep.links, Version
 	webLog := m.Log.With("component", "web")
 	m.httpSrv = &http.Server{
@@ -195,6 +275,37 @@ func contentWebSeeds(bases []string, catalogPath string) []string {
 		out = append(out, u+"/")
 	}
 	return out
+}
+
+// Reload applies what can change while running and triggers a full
+// reconcile; what needs a restart is logged.
+func (m *Main) Reload(ctx context.Context, next Config) {
+	old := m.Config
+	seeds := next.HTTP.WebSeeds
+	m.extraWebSeeds.Store(&seeds)
+	for _, c := range []struct {
+		key     string
+		changed bool
+	}{
+		{"catalog", old.Catalog != next.Catalog},
+		{"seeder.content_root, seeder.state_dir, seeder.peer_port", old.Seeder.ContentRoot != next.Seeder.ContentRoot ||
+			old.Seeder.StateDir != next.Seeder.StateDir || old.Seeder.PeerPort != next.Seeder.PeerPort},
+		{"http.listen, http.public_url", old.HTTP.Listen != next.HTTP.Listen || old.HTTP.PublicURL != next.HTTP.PublicURL},
+		{"tracker.listen", old.Tracker.Listen != next.Tracker.Listen},
+		{"admin.listen", old.Admin.Listen != next.Admin.Listen},
+		{"log.format", old.Log.Format != next.Log.Format},
+	} {
+		if c.changed {
+			m.Log.Warn("reload: this setting changes only with a restart", "key", c.key)
+		}
+	}
+	m.Log.Info("reloaded", "log_level", next.Log.Level, "web_seeds", len(seeds))
+	go func() {
+		if _, err := m.Store.Resync(ctx); err != nil {
+			m.Log.Warn("reload: catalog comparison failed", "err", err)
+		}
+		m.Seeder.Wake()
+	}()
 }
 
 // goRun runs a part in the background; its error is kept for Close.

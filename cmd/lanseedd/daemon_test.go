@@ -30,7 +30,8 @@ type testDaemon struct {
 	db      *sql.DB
 }
 
-func startDaemon(tb testing.TB, content string) *testDaemon {
+// startDaemon starts a daemon on content; opts change its configuration.
+func startDaemon(tb testing.TB, content string, opts ...func(*Config)) *testDaemon {
 	tb.Helper()
 	state := tb.TempDir()
 	cfg := DefaultConfig()
@@ -38,10 +39,13 @@ func startDaemon(tb testing.TB, content string) *testDaemon {
 	cfg.Seeder.ContentRoot = content
 	cfg.Seeder.StateDir = state
 	cfg.Seeder.PeerPort = 0
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.TrackerAddr = "127.0.0.1:0"
-	cfg.AdminAddr = "127.0.0.1:0"
-	cfg.PublicURL = "http://127.0.0.1"
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Tracker.Listen = "127.0.0.1:0"
+	cfg.Admin.Listen = "127.0.0.1:0"
+	cfg.HTTP.PublicURL = "http://127.0.0.1"
+	for _, o := range opts {
+		o(&cfg)
+	}
 	logger := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	m := NewMain(cfg, logger)
 	if err := m.Start(context.Background()); err != nil {
@@ -53,7 +57,7 @@ func startDaemon(tb testing.TB, content string) *testDaemon {
 			tb.Errorf("close daemon: %v", err)
 		}
 	})
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(state, "catalog.db")+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(cfg.Catalog.DSN, "sqlite:")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		tb.Fatal(err)
 	}

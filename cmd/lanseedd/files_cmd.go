@@ -88,7 +88,7 @@ func runFiles(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // openMigrated opens the catalog; the embedded SQLite catalog is migrated
 // on the way, others must have been migrated by 'lanseedd migrate'.
 func openMigrated(ctx context.Context, cfg Config, logger *slog.Logger) (*store.Store, error) {
-	st, err := store.Open(ctx, cfg.Catalog, logger)
+	st, err := store.Open(ctx, cfg.Catalog.Config, logger)
 	if err != nil {
 		return nil, err
 	}

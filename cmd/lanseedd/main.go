@@ -29,7 +29,9 @@ Usage:
   lanseedd tracker [flags]         run the tracker alone (an opentracker replacement)
   lanseedd create [flags] PATH     make a .torrent of a file or directory (as mktorrent)
   lanseedd verify [flags] [ID…]    re-hash ready rows; rows that changed go back to pending
-  lanseedd version                 print the version
+  lanseedd status [flags]          counts by state, rows in error, the running daemon's figures
+  lanseedd check-config [flags]    validate and print the effective configuration
+  lanseedd version                 print the version and commit
 
 Run 'lanseedd COMMAND -h' for a command's flags.
 `
@@ -79,8 +81,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCreate(ctx, rest, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
+	case "status":
+		return runStatus(ctx, rest, stdout, stderr)
+	case "check-config":
+		return runCheckConfig(rest, stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "lanseedd", Version)
+		fmt.Fprintln(stdout, "lanseedd", versionString())
 		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)

@@ -22,7 +22,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fillDSN()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	st, err := store.Open(ctx, cfg.Catalog, logger)
+	st, err := store.Open(ctx, cfg.Catalog.Config, logger)
 	if err != nil {
 		return err
 	}
