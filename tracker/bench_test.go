@@ -1,0 +1,55 @@
+package tracker
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+)
+
+// BenchmarkUDPAnnounce measures one UDP announce into a swarm of 50 peers,
+// without the socket.
+func BenchmarkUDPAnnounce(b *testing.B) {
+	tr := newTestTracker(b, nil)
+	buf := newUDPBuf()
+	for i := range 50 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 1)
+		p := udpAnnouncePacket(tr.connID(src, tr.connWindow()), 1, udpAnn{ih: hashN(1), port: 1})
+		tr.handleUDP(p, src, buf, buf.out[:0])
+	}
+	src := netip.MustParseAddrPort("10.0.1.1:1")
+	p := udpAnnouncePacket(tr.connID(src, tr.connWindow()), 1, udpAnn{ih: hashN(1), port: 1, numWant: -1})
+	b.ReportAllocs()
+	for b.Loop() {
+		tr.handleUDP(p, src, buf, buf.out[:0])
+	}
+}
+
+// BenchmarkUDPAnnounceManySwarms spreads announces over 100,000 swarms.
+func BenchmarkUDPAnnounceManySwarms(b *testing.B) {
+	tr := newTestTracker(b, nil)
+	buf := newUDPBuf()
+	src := netip.MustParseAddrPort("10.0.1.1:1")
+	p := udpAnnouncePacket(tr.connID(src, tr.connWindow()), 1, udpAnn{port: 1, numWant: -1})
+	b.ReportAllocs()
+	i := uint32(0)
+	for b.Loop() {
+		binary.BigEndian.PutUint32(p[16:], i%100_000)
+		binary.BigEndian.PutUint16(p[96:], uint16(1+i%10))
+		tr.handleUDP(p, src, buf, buf.out[:0])
+		i++
+	}
+}
+
+func BenchmarkHTTPAnnounceBody(b *testing.B) {
+	tr := newTestTracker(b, nil)
+	remote := netip.MustParseAddr("10.0.1.1")
+	var hb httpBuf
+	q := announceQ(hashN(1), 1, "&left=0&compact=1")[len("/announce?"):]
+	for i := range 50 {
+		tr.announceBody(&hb, announceQ(hashN(1), i+2, "")[len("/announce?"):], remote, nil)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		tr.announceBody(&hb, q, remote, nil)
+	}
+}
