@@ -40,7 +40,7 @@ func serverCatalog(t *testing.T, dsn string) *store.Store {
 		t.Fatalf("lanseedd migrate: %v\n%s", err, errs.String())
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"migrate", "-catalog", dsn, "status"}, &out, &errs); err != nil {
+	if err := run(context.Background(), []string{"migrate", "status", "-catalog", dsn}, &out, &errs); err != nil {
 		t.Fatalf("lanseedd migrate status: %v\n%s", err, errs.String())
 	}
 	if bytes.Contains(out.Bytes(), []byte("pending")) {

@@ -18,15 +18,20 @@ func runFiles(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("files", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lanseedd files [flags] add PATH… | rm ID… | ls")
+		fmt.Fprintln(stderr, "usage: lanseedd files add|rm|ls [flags] [PATH…|ID…]")
 		fs.PrintDefaults()
 	}
 	fillDSN := catalogFlags(fs, &cfg)
+	verb, args := verbFirst(args)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	fillDSN()
-	if fs.NArg() == 0 {
+	rest := fs.Args()
+	if verb == "" && len(rest) > 0 {
+		verb, rest = rest[0], rest[1:]
+	}
+	if verb == "" {
 		fs.Usage()
 		return flag.ErrHelp
 	}
@@ -36,7 +41,7 @@ func runFiles(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 
-	switch verb, rest := fs.Arg(0), fs.Args()[1:]; verb {
+	switch verb {
 	case "add":
 		if len(rest) == 0 {
 			return fmt.Errorf("files add: give one or more paths")

@@ -17,8 +17,20 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fillDSN := catalogFlags(fs, &cfg)
+	verb, args := verbFirst(args)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if verb == "" {
+		verb, args = fs.Arg(0), fs.Args()
+		if len(args) > 0 {
+			args = args[1:]
+		}
+	} else {
+		args = fs.Args()
+	}
+	if len(args) > 0 {
+		return fmt.Errorf("migrate %s: unexpected argument %q", verb, args[0])
 	}
 	fillDSN()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
@@ -27,7 +39,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer st.Close()
-	switch verb := fs.Arg(0); verb {
+	fmt.Fprintln(stdout, "catalog:", store.RedactDSN(cfg.Catalog.DSN))
+	switch verb {
 	case "", "up":
 		if err := st.Migrate(ctx); err != nil {
 			return err
@@ -54,4 +67,14 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("migrate: unknown verb %q (want status or uninstall)", verb)
 	}
 	return nil
+}
+
+// verbFirst takes the verb off args when it comes before the flags
+// (`lanseedd migrate status -catalog …`), which flag parsing alone would
+// read as positional arguments, ignoring the flags.
+func verbFirst(args []string) (verb string, rest []string) {
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		return args[0], args[1:]
+	}
+	return "", args
 }
