@@ -35,13 +35,26 @@ func ListenUDP(ctx context.Context, addr string, n int) ([]net.PacketConn, error
 	return conns, nil
 }
 
+// ListenTCP opens the HTTP tracker's TCP listener. Accepted connections
+// get no TCP keep-alive probes: announces are short, idle connections are
+// closed by ServeTCP, and the setsockopt calls would cost a tenth of a
+// connection's time.
+func ListenTCP(ctx context.Context, addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("tracker: listen tcp %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
 // ListenAndServe serves HTTP and UDP on addr (the same port for both) until
 // ctx is done, with one UDP socket per core, and runs the expiry loop. It
 // returns nil after a clean shutdown.
 func (t *Tracker) ListenAndServe(ctx context.Context, addr string, udpSockets int) error {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	ln, err := ListenTCP(ctx, addr)
 	if err != nil {
-		return fmt.Errorf("tracker: listen tcp %s: %w", addr, err)
+		return err
 	}
 	conns, err := ListenUDP(ctx, ln.Addr().String(), udpSockets)
 	if err != nil {

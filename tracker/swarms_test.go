@@ -267,3 +267,96 @@ func settledMemory(t *testing.T) (rss, heap int64) {
 	}
 	return rss, int64(ms.HeapInuse)
 }
+
+// checkCounts walks every swarm and compares what it holds with the
+// tracker-wide counters and each swarm's seeder count.
+func checkCounts(t *testing.T, tr *Tracker) {
+	t.Helper()
+	var swarms, peers, seeders int64
+	for i := range tr.store.shards {
+		sh := &tr.store.shards[i]
+		sh.mu.Lock()
+		for ih, sw := range sh.swarms {
+			swarms++
+			var s uint32
+			for _, p := range sw.v4 {
+				if uint16(p)&seederFlag != 0 {
+					s++
+				}
+			}
+			for _, p := range sh.peers6(&ih) {
+				if p.flags&seederFlag != 0 {
+					s++
+				}
+			}
+			if s != sw.seeders {
+				t.Errorf("swarm %x counts %d seeders, holds %d", ih, sw.seeders, s)
+			}
+			peers += int64(sh.numPeers(&ih, sw))
+			seeders += int64(s)
+		}
+		for ih := range sh.v6 {
+			if sh.swarms[ih] == nil {
+				t.Errorf("IPv6 peers of missing swarm %x", ih)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	if s := tr.Stats(); s.Swarms != swarms || s.Peers != peers || s.Seeders != seeders {
+		t.Errorf("stats %+v, swarms hold %d swarms, %d peers, %d seeders", s, swarms, peers, seeders)
+	}
+}
+
+func TestConcurrentAnnounces(t *testing.T) {
+	tr := newTestTracker(t, func(c *Config) { c.MaxPeersPerSwarm = 40; c.MaxSwarms = 150 })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			tr.expire()
+			tr.Stats()
+		}
+	}()
+	errs := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 9))
+			b := newUDPBuf()
+			var err error
+			for range 20_000 {
+				var a netip.Addr
+				if rng.IntN(5) == 0 {
+					a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(rng.IntN(30))})
+				} else {
+					a = netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(30))})
+				}
+				op := announceOp{
+					infohash: hashN(rng.IntN(200)),
+					addr:     netip.AddrPortFrom(a, uint16(1+rng.IntN(3))),
+					event:    uint8(rng.IntN(4)),
+					seeder:   rng.IntN(2) == 0,
+					numWant:  rng.IntN(60) - 1,
+				}
+				_, b.p4, b.p6, err = tr.announce(&op, true, true, b.p4[:0], b.p6[:0])
+				if err != nil && err != errSwarmLimit {
+					break
+				}
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	checkCounts(t, tr)
+	tr.start = tr.start.Add(-time.Hour)
+	tr.expire()
+	checkCounts(t, tr)
+	if s := tr.Stats(); s.Peers != 0 || s.Swarms != 0 {
+		t.Fatalf("after expiry %+v", s)
+	}
+}
