@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lanseedd/lanseedd/internal/dbtest"
 )
 
 func TestParseDSN(t *testing.T) {
@@ -101,6 +102,8 @@ func TestConnectErrorsAreOneClearLine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("dials servers")
 	}
+	dbtest.PostgresAdmin(t) // the servers must be up for their answers
+	dbtest.MySQLAdmin(t)
 	const secret = "s3cretpw"
 	for _, tc := range []struct{ name, dsn, want string }{
 		{"pg no database", "postgres://postgres:" + secret + "@127.0.0.1:5432/lanseedd_no_such_db?sslmode=disable", "no such database"},

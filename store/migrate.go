@@ -198,6 +198,9 @@ func (s *Store) CheckMigrated(ctx context.Context) error {
 		return err
 	}
 	current, target, err := p.GetVersions(ctx)
+	if err != nil && !s.d.missingTable(err) {
+		return fmt.Errorf("read lanseedd's schema version: %w", err)
+	}
 	if err != nil || current < target {
 		return fmt.Errorf("%w: lanseedd tables at version %d of %d", ErrNotMigrated, current, target)
 	}

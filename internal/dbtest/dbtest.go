@@ -165,3 +165,16 @@ func PostgresAdmin(tb testing.TB) *sql.DB {
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
+
+// MySQLAdmin returns a connection to the MySQL test server, closed when the
+// test ends.
+func MySQLAdmin(tb testing.TB) *sql.DB {
+	tb.Helper()
+	cfg, err := mysql.ParseDSN(env(EnvMySQL, DefaultMySQL))
+	if err != nil {
+		tb.Fatalf("%s: %v", EnvMySQL, err)
+	}
+	db := open(tb, "mysql", cfg.FormatDSN(), "MySQL", EnvMySQL)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
