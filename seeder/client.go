@@ -3,8 +3,10 @@ package seeder
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/anacrolix/torrent"
@@ -20,6 +22,8 @@ type client struct {
 
 	mu       sync.Mutex
 	torrents map[metainfo.Hash]*torrent.Torrent
+	// added counts how often each infohash was added (see seed).
+	added map[metainfo.Hash]int
 }
 
 func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)) (*client, error) {
@@ -59,7 +63,10 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	if err != nil {
 		return nil, fmt.Errorf("seeder: start BitTorrent client on port %d: %w", cfg.PeerPort, err)
 	}
-	return &client{cl: cl, st: st, log: logger, torrents: make(map[metainfo.Hash]*torrent.Torrent)}, nil
+	return &client{cl: cl, st: st, log: logger,
+		torrents: make(map[metainfo.Hash]*torrent.Torrent),
+		added:    make(map[metainfo.Hash]int),
+	}, nil
 }
 
 // seed adds a torrent whose data is the layout's files, all pieces complete.
@@ -70,8 +77,23 @@ func (c *client) seed(mi *metainfo.MetaInfo, l Layout) (metainfo.Hash, error) {
 	if _, ok := c.torrents[ih]; ok {
 		return ih, nil
 	}
+	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
+	if err != nil {
+		return ih, fmt.Errorf("seed %s: %w", ih.HexString(), err)
+	}
+	// anacrolix keeps each infohash's announce state per tracker for the
+	// client's lifetime: a torrent dropped (its file went missing) and added
+	// again announces nothing until an interval after its "stopped"
+	// announce, which took it out of the swarm, so no peer would find it
+	// for minutes. A torrent added again announces to its trackers' URLs
+	// with a query parameter that trackers ignore, which anacrolix sees as
+	// new trackers. The .torrent served to clients is unchanged.
+	if n := c.added[ih]; n > 0 {
+		spec.Trackers = reannounceURLs(spec.Trackers, n)
+	}
+	c.added[ih]++
 	c.st.register(ih, l.Files)
-	t, err := c.cl.AddTorrent(mi)
+	t, _, err := c.cl.AddTorrentSpec(spec)
 	if err != nil {
 		c.st.unregister(ih)
 		return ih, fmt.Errorf("seed %s: %w", ih.HexString(), err)
@@ -106,4 +128,28 @@ func (c *client) port() int { return c.cl.LocalPort() }
 func (c *client) close() {
 	c.cl.Close()
 	c.st.fds.closeAll()
+}
+
+// ContentRead returns the bytes of content read since start: hashed, served
+// to peers, and re-read to check pieces of changed files. A restart that
+// finds every file unchanged reads none.
+func (s *Seeder) ContentRead() int64 {
+	return s.hashed.bytes.Load() + s.cl.st.served.Load() + s.cl.st.verified.Load()
+}
+
+// reannounceURLs returns the tiers with readd=n added to every URL's query.
+func reannounceURLs(tiers [][]string, n int) [][]string {
+	out := make([][]string, len(tiers))
+	for i, tier := range tiers {
+		for _, a := range tier {
+			if u, err := url.Parse(a); err == nil {
+				q := u.Query()
+				q.Set("readd", strconv.Itoa(n))
+				u.RawQuery = q.Encode()
+				a = u.String()
+			}
+			out[i] = append(out[i], a)
+		}
+	}
+	return out
 }
