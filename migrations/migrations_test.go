@@ -1,0 +1,56 @@
+package migrations
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+func TestRenderSplitsStatements(t *testing.T) {
+	names := Names{Table: `"Catalog Items"`, ID: `"key"`, Path: `"order"`}
+	want := map[string]map[string]int{
+		"sqlite":   {"triggers": 3, "untriggers": 3, "resync": 1, "drift": 1},
+		"postgres": {"triggers": 4, "untriggers": 2, "resync": 1, "drift": 1},
+		"mysql":    {"triggers": 3, "untriggers": 3, "resync": 1, "drift": 1},
+	}
+	for _, d := range Dialects {
+		for tmpl, n := range want[d] {
+			s, err := Render(d, tmpl, names)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Statements) != n {
+				t.Errorf("%s %s: %d statements, want %d:\n%s", d, tmpl, len(s.Statements), n, strings.Join(s.Statements, "\n----\n"))
+			}
+			for _, st := range s.Statements {
+				if strings.Contains(st, "{{") {
+					t.Errorf("%s %s: unrendered: %s", d, tmpl, st)
+				}
+			}
+		}
+		other, _ := Render(d, "triggers", Names{Table: `"files"`, ID: `"id"`, Path: `"path"`})
+		if s, _ := Render(d, "triggers", names); s.Hash == other.Hash {
+			t.Errorf("%s: trigger hash does not depend on the names", d)
+		}
+	}
+}
+
+func TestSchemaHidesTemplates(t *testing.T) {
+	for _, d := range Dialects {
+		fsys, err := Schema(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := fs.ReadDir(fsys, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			got = append(got, e.Name())
+		}
+		if strings.Join(got, " ") != "00001_torrents.sql 00002_claims.sql" {
+			t.Errorf("%s: goose sees %v", d, got)
+		}
+	}
+}
