@@ -21,7 +21,6 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fillDSN := catalogFlags(fs, &cfg)
-	fs.StringVar(&cfg.Seeder.ContentRoot, "content", cfg.Seeder.ContentRoot, "content root; catalog paths are relative to it")
 	workers := fs.Int("workers", 0, "hashing goroutines (default one per core)")
 	dryRun := fs.Bool("n", false, "report only; leave the rows as they are")
 	fs.Usage = func() {
