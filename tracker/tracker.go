@@ -26,6 +26,8 @@ type Tracker struct {
 	retryMinutes          int
 
 	counters counters
+
+	noBatch bool // read UDP packets one by one (for tests)
 }
 
 // Log attribute keys.

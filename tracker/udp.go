@@ -224,6 +224,11 @@ func (t *Tracker) udpLoop(ctx context.Context, conn net.PacketConn, b *udpBuf) (
 		}
 	}()
 	uc, _ := conn.(*net.UDPConn)
+	if uc != nil && !t.noBatch {
+		if handled, err := t.udpBatchLoop(ctx, uc, b); handled {
+			return err, false
+		}
+	}
 	for {
 		var n int
 		var src netip.AddrPort

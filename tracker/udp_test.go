@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -270,9 +271,18 @@ func TestUDPAnnounceAllocs(t *testing.T) {
 // TestServeUDP runs the UDP frontend on real loopback sockets of both
 // families.
 func TestServeUDP(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
-		t.Run(addr, func(t *testing.T) {
+	for _, tc := range []struct {
+		addr    string
+		noBatch bool
+	}{{"127.0.0.1:0", false}, {"[::1]:0", false}, {"127.0.0.1:0", true}, {"[::1]:0", true}} {
+		addr := tc.addr
+		name := addr
+		if tc.noBatch {
+			name += " one by one"
+		}
+		t.Run(name, func(t *testing.T) {
 			tr := newTestTracker(t, nil)
+			tr.noBatch = tc.noBatch
 			conns, err := ListenUDP(context.Background(), addr, 2)
 			if err != nil {
 				t.Skipf("no loopback socket for %s: %v", addr, err)
@@ -368,4 +378,54 @@ func FuzzUDPPacket(f *testing.F) {
 			t.Fatalf("reply with action %x", out[:4])
 		}
 	})
+}
+
+// TestServeUDPAllocs checks that answering announces on a real socket
+// makes no garbage per packet.
+func TestServeUDPAllocs(t *testing.T) {
+	tr := newTestTracker(t, nil)
+	tr.cfg.UDPReaders = 1
+	conns, err := ListenUDP(context.Background(), "127.0.0.1:0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.ServeUDP(ctx, conns[0]) }()
+	defer func() {
+		cancel()
+		<-done
+		conns[0].Close()
+	}()
+	c, err := net.Dial("udp", conns[0].LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 2048)
+	c.Write(udpConnectPacket(3))
+	if _, err := c.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	p := udpAnnouncePacket(binary.BigEndian.Uint64(buf[8:]), 4, udpAnn{ih: hashN(1), port: 9, numWant: -1})
+	roundTrips := func(n int) {
+		for range n {
+			if _, err := c.Write(p); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Read(buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	roundTrips(100)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 5000
+	roundTrips(n)
+	runtime.ReadMemStats(&after)
+	if per := float64(after.Mallocs-before.Mallocs) / n; per > 0.1 {
+		t.Fatalf("%.2f allocations per announce round trip", per)
+	}
 }
