@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"database/sql"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lanseedd/lanseedd/internal/snapshot"
+)
+
+// TestExampleConfig keeps contrib/lanseedd.yml loadable and valid.
+func TestExampleConfig(t *testing.T) {
+	cfg, _, err := parseConfig("run", []string{"-config", "../../contrib/lanseedd.yml"}, io.Discard, daemonFlags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Seeder.ContentRoot != "/srv/files" || cfg.Tracker.Listen != ":6969" {
+		t.Errorf("example config not read: %+v", cfg)
+	}
+}
+
+// TestSystemdUnit runs systemd-analyze verify on the shipped unit.
+func TestSystemdUnit(t *testing.T) {
+	analyze := requireTool(t, "systemd-analyze")
+	unit, err := os.ReadFile("../../contrib/systemd/lanseedd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// verify checks that ExecStart's program exists: point it at a binary
+	// that does.
+	self, _ := os.Executable()
+	text := strings.ReplaceAll(string(unit), "/usr/bin/lanseedd", self)
+	path := filepath.Join(t.TempDir(), "lanseedd.service")
+	os.WriteFile(path, []byte(text), 0o644)
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Type=notify", "User=lanseedd", "StateDirectory=lanseedd", "ProtectSystem=strict",
+		"ReadOnlyPaths=", "NoNewPrivileges=yes", "RestrictAddressFamilies=", "SystemCallFilter=@system-service"} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("unit lacks %s", want)
+		}
+	}
+}
+
+// buildBinary builds lanseedd once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lanseedd")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// logWatcher follows a process's log lines.
+type logWatcher struct {
+	lines chan string
+	all   strings.Builder
+}
+
+func watchLog(r io.Reader) *logWatcher {
+	w := &logWatcher{lines: make(chan string, 1000)}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			w.lines <- sc.Text()
+		}
+		close(w.lines)
+	}()
+	return w
+}
+
+// waitFor returns the first line containing s, failing after timeout.
+func (w *logWatcher) waitFor(t *testing.T, s string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-w.lines:
+			if !ok {
+				t.Fatalf("log ended before %q:\n%s", s, w.all.String())
+			}
+			w.all.WriteString(l + "\n")
+			if strings.Contains(l, s) {
+				return l
+			}
+		case <-deadline:
+			t.Fatalf("no %q in the log after %s:\n%s", s, timeout, w.all.String())
+		}
+	}
+}
+
+// TestSignals runs the real binary: SIGTERM in the middle of hashing exits
+// cleanly within the bound and loses nothing (the row is pending again, and
+// is ready after a restart); SIGHUP re-reads the config.
+func TestSignals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	content, state := t.TempDir(), t.TempDir()
+	// A big sparse file, hashed by one worker, takes seconds: long enough to
+	// be interrupted.
+	big := filepath.Join(content, "big.img")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(4 << 30)
+	f.Close()
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(big, old, old)
+	snapshot.Guard(t, content)
+
+	cfgFile := filepath.Join(state, "lanseedd.yml")
+	writeCfg := func(level string) {
+		os.WriteFile(cfgFile, []byte("seeder:\n  hash_workers: 1\nlog:\n  level: "+level+"\n"), 0o644)
+	}
+	writeCfg("info")
+	start := func() (*exec.Cmd, *logWatcher) {
+		cmd := exec.Command(bin, "run", "-config", cfgFile, "-content", content, "-state", state,
+			"-http", "127.0.0.1:0", "-tracker", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-peer-port", "0",
+			"-public-url", "http://127.0.0.1")
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		w := watchLog(stderr)
+		w.waitFor(t, "lanseedd running", 20*time.Second)
+		return cmd, w
+	}
+	cmd, w := start()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(state, "catalog.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("INSERT INTO files(path) VALUES ('big.img')"); err != nil {
+		t.Fatal(err)
+	}
+	// Claimed and hashing: give it a moment into the file, then stop it.
+	time.Sleep(time.Second)
+	var state0 string
+	db.QueryRow("SELECT state FROM lanseedd_torrents WHERE file_id = 1").Scan(&state0)
+	if state0 != "pending" {
+		t.Fatalf("row is %q before SIGTERM; the file hashed too fast to test an interruption", state0)
+	}
+	began := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatalf("no exit %s after SIGTERM", shutdownTimeout+5*time.Second)
+	}
+	t.Logf("stopped %s after SIGTERM, mid-hash", time.Since(began).Round(time.Millisecond))
+	var st string
+	var ih sql.NullString
+	db.QueryRow("SELECT state, infohash FROM lanseedd_torrents WHERE file_id = 1").Scan(&st, &ih)
+	if st != "pending" || ih.Valid {
+		t.Errorf("after SIGTERM mid-hash the row is %q (infohash %v), want pending", st, ih)
+	}
+
+	// Restarted, the row is finished; SIGHUP re-reads the config.
+	cmd, w = start()
+	deadline := time.Now().Add(60 * time.Second)
+	for st != "ready" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		db.QueryRow("SELECT state FROM lanseedd_torrents WHERE file_id = 1").Scan(&st)
+	}
+	if st != "ready" {
+		t.Fatalf("after restart the row is %q, want ready", st)
+	}
+	writeCfg("debug")
+	cmd.Process.Signal(syscall.SIGHUP)
+	w.waitFor(t, "log_level=DEBUG", 10*time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
