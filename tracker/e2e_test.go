@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,13 +72,22 @@ func newClient(tb testing.TB, dir string, seed bool) *torrent.Client {
 	return c
 }
 
+// TestClientsFindEachOther has one anacrolix client download a random file
+// from another; with DHT, PEX and the like off, they can only meet through
+// the tracker: over HTTP (ServeTCP, and ServeHTTP under net/http as the
+// daemon runs it) and over UDP.
 func TestClientsFindEachOther(t *testing.T) {
-	for _, proto := range []string{"http", "udp"} {
+	for _, proto := range []string{"http", "net/http", "udp"} {
 		t.Run(proto, func(t *testing.T) {
 			tr, httpURL, udpURL := startTracker(t, tracker.DefaultConfig())
 			announce := httpURL
-			if proto == "udp" {
+			switch proto {
+			case "udp":
 				announce = udpURL
+			case "net/http":
+				srv := httptest.NewServer(tr)
+				t.Cleanup(srv.Close)
+				announce = srv.URL + "/announce"
 			}
 
 			seedDir, leechDir := t.TempDir(), t.TempDir()
@@ -124,7 +134,7 @@ func TestClientsFindEachOther(t *testing.T) {
 				t.Fatal("downloaded file differs")
 			}
 			s := tr.Stats()
-			if proto == "http" && s.HTTPAnnounces == 0 || proto == "udp" && s.UDPAnnounces == 0 {
+			if proto != "udp" && s.HTTPAnnounces == 0 || proto == "udp" && s.UDPAnnounces == 0 {
 				t.Errorf("no %s announces counted: %+v", proto, s)
 			}
 		})
