@@ -64,6 +64,8 @@ type Row struct {
 	Error       string
 	Fingerprint Fingerprint
 	UpdatedAt   time.Time
+	// Magnet is the ready torrent's magnet link.
+	Magnet string
 }
 
 // Result is the outcome of working on one row, recorded only if the row is
@@ -76,6 +78,7 @@ type Result struct {
 	Name        string
 	Size        int64
 	Error       string
+	Magnet      string
 	Fingerprint Fingerprint
 }
 

@@ -159,7 +159,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 			continue
 		case <-s.wake:
 		}
-		rows, err := s.cat.Work(ctx, 256)
+		rows, err := s.cat.Work(ctx, 2*s.cfg.Parallel)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("reading catalog work failed", "err", err)
@@ -270,6 +270,7 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		cancel()
 	}
 	res.State, res.InfoHash, res.Name, res.Size, res.Fingerprint = lanseedd.StateReady, ih.HexString(), l.Name, l.Total, l.Fingerprint
+	res.Magnet = Magnet(mi, l.Name, l.Total)
 	ok, err := s.cat.Finish(ctx, res)
 	if err != nil {
 		return err

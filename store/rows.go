@@ -13,7 +13,7 @@ import (
 )
 
 const rowColumns = `file_id, path, state, generation, infohash, name, size, error,
-	fp_size, fp_mtime_ns, fp_inode, fp_device, updated_at`
+	fp_size, fp_mtime_ns, fp_inode, fp_device, updated_at, magnet`
 
 // scanRow reads the rowColumns of a row, then extra destinations.
 func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, error) {
@@ -24,9 +24,10 @@ func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, er
 		size, fpSize, fpMtime   sql.NullInt64
 		fpInode, fpDev          sql.NullInt64
 		updated                 any
+		magnet                  sql.NullString
 	)
 	dest := append([]any{&r.FileID, &r.Path, &state, &r.Generation, &infohash, &name, &size, &errText,
-		&fpSize, &fpMtime, &fpInode, &fpDev, &updated}, extra...)
+		&fpSize, &fpMtime, &fpInode, &fpDev, &updated, &magnet}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return r, err
 	}
@@ -38,6 +39,7 @@ func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, er
 		Inode: uint64(fpInode.Int64), Device: uint64(fpDev.Int64),
 	}
 	r.UpdatedAt = parseTime(updated)
+	r.Magnet = magnet.String
 	return r, nil
 }
 
@@ -82,12 +84,12 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]lanseed
 // result was recorded.
 func (s *Store) Finish(ctx context.Context, r lanseedd.Result) (bool, error) {
 	res, err := s.exec(ctx, `UPDATE lanseedd_torrents SET
-			state = ?, infohash = ?, name = ?, size = ?, error = ?,
+			state = ?, infohash = ?, name = ?, size = ?, error = ?, magnet = ?,
 			fp_size = ?, fp_mtime_ns = ?, fp_inode = ?, fp_device = ?,
 			claimed_by = NULL, claimed_until = NULL,
 			updated_at = `+s.d.now+`
 		WHERE file_id = ? AND generation = ? AND state <> 'deleted'`,
-		string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size, nullString(r.Error),
+		string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size, nullString(r.Error), nullString(r.Magnet),
 		r.Fingerprint.Size, r.Fingerprint.MtimeNs, int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device),
 		r.FileID, r.Generation)
 	if err != nil {

@@ -45,8 +45,12 @@ func describe(base string, s Seeder, row lanseedd.Row) File {
 	}
 	f.InfoHash = row.InfoHash
 	f.TorrentURL = base + "/t/" + strconv.FormatInt(row.FileID, 10) + ".torrent"
-	if mi, err := metainfo.LoadFromFile(s.TorrentFile(row.FileID)); err == nil {
-		f.Magnet = seeder.Magnet(mi, f.Name, row.Size)
+	f.Magnet = row.Magnet
+	if f.Magnet == "" {
+		// Rows made before magnet links were stored.
+		if mi, err := metainfo.LoadFromFile(s.TorrentFile(row.FileID)); err == nil {
+			f.Magnet = seeder.Magnet(mi, f.Name, row.Size)
+		}
 	}
 	return f
 }

@@ -114,6 +114,10 @@ func TestPublicEndpoints(t *testing.T) {
 		if m.InfoHash.HexString() != row.InfoHash || m.DisplayName != name || len(m.Trackers) == 0 || m.Params.Get("ws") == "" {
 			t.Errorf("magnet %q lacks infohash, dn, tr or ws", f.Magnet)
 		}
+		var stored string
+		if err := d.db.QueryRow("SELECT magnet FROM lanseedd_torrents WHERE file_id = ?", id).Scan(&stored); err != nil || stored != f.Magnet {
+			t.Errorf("state table magnet %q (%v), API says %q", stored, err, f.Magnet)
+		}
 		resp, body = getWith(t, base+"/api/files/"+itoa(missingID), nil)
 		if resp.StatusCode != 200 || !strings.Contains(string(body), `"state": "missing"`) || !strings.Contains(string(body), "nope.bin") {
 			t.Errorf("missing row: %s %s", resp.Status, body)

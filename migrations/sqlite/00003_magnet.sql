@@ -1,0 +1,8 @@
+-- The magnet link of a ready row, so the catalog site can render it without
+-- asking lanseedd: infohash, name, size, our trackers and the web seed.
+
+-- +goose Up
+ALTER TABLE lanseedd_torrents ADD COLUMN magnet TEXT;
+
+-- +goose Down
+ALTER TABLE lanseedd_torrents DROP COLUMN magnet;
