@@ -136,7 +136,9 @@ func udpWorker(ctx context.Context, o *options, res *result, raddr *net.UDPAddr,
 		}
 		res.sent.Add(int64(n))
 		got := 0
-		conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		// Replies lost to a full socket buffer are given up on quickly, so
+		// that a drop stalls this socket only briefly.
+		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		for got < n {
 			k, err := pc.ReadBatch(in, 0)
 			if err != nil {
