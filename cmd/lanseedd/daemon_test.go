@@ -139,6 +139,13 @@ func (d *testDaemon) fetchTorrent(tb testing.TB, id int64) *metainfo.MetaInfo {
 // peer but what our tracker tells it, and returns the bytes of its file.
 func download(tb testing.TB, mi *metainfo.MetaInfo) []byte {
 	tb.Helper()
+	return downloadWith(tb, mi, func(cfg *torrent.ClientConfig) { cfg.DisableWebseeds = true })
+}
+
+// downloadWith downloads a torrent with a fresh anacrolix client in its own
+// directory on loopback, without DHT or PEX, configured further by opt.
+func downloadWith(tb testing.TB, mi *metainfo.MetaInfo, opt func(*torrent.ClientConfig)) []byte {
+	tb.Helper()
 	dir := tb.TempDir()
 	cfg := torrent.NewDefaultClientConfig()
 	cfg.DataDir = dir
@@ -149,9 +156,9 @@ func download(tb testing.TB, mi *metainfo.MetaInfo) []byte {
 	cfg.DisableUTP = true
 	cfg.DisableIPv6 = true
 	cfg.DisableWebtorrent = true
-	cfg.DisableWebseeds = true
 	cfg.NoDefaultPortForwarding = true
 	cfg.Logger = alog.Default.WithFilterLevel(alog.Critical)
+	opt(cfg)
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {
 		tb.Fatal(err)

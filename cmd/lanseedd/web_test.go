@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
@@ -247,33 +246,7 @@ func TestWebSeedAlone(t *testing.T) {
 	d.Seeder.Close() // no BitTorrent peer at all from here on
 
 	t.Run("anacrolix", func(t *testing.T) {
-		dir := t.TempDir()
-		cfg := torrent.NewDefaultClientConfig()
-		cfg.DataDir = dir
-		cfg.ListenHost = func(string) string { return "127.0.0.1" }
-		cfg.ListenPort = 0
-		cfg.NoDHT = true
-		cfg.DisableTrackers = true
-		cfg.DisableIPv6 = true
-		cfg.DisableUTP = true
-		cfg.NoDefaultPortForwarding = true
-		cfg.Logger = alog.Default.WithFilterLevel(alog.Critical)
-		cl, err := torrent.NewClient(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		tt, err := cl.AddTorrent(mi)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tt.DownloadAll()
-		select {
-		case <-tt.Complete().On():
-		case <-time.After(60 * time.Second):
-			t.Fatalf("web seed download did not complete: %d of %d", tt.BytesCompleted(), tt.Length())
-		}
-		got, _ := os.ReadFile(filepath.Join(dir, name))
+		got := downloadWith(t, mi, func(cfg *torrent.ClientConfig) { cfg.DisableTrackers = true })
 		if !bytes.Equal(got, data) {
 			t.Fatal("downloaded bytes differ")
 		}
