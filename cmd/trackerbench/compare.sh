@@ -73,6 +73,7 @@ run() { # label, extra args for both, extra args for ours only
 	sleep 1
 	ob=$(bench -target 127.0.0.1:$OUR_PORT -cpu-pid "$ours" -duration "$DURATION" $args $ourargs)
 	sleep 1
+	printf 'opentracker %s\nlanseedd    %s\n' "$oa" "$ob" | tr -s '\n' >>"$work/raw"
 	a=$(field 'replies\/s' <<<"$oa")
 	b=$(field 'replies\/s' <<<"$ob")
 	row "$label" "$a/s" "$b/s" "$(ratio "$a" "$b")"
@@ -87,3 +88,6 @@ run "UDP announces, 10k swarms" "-proto udp -swarms 10000"
 run "UDP announces, 100k swarms" "-proto udp -swarms 100000"
 run "HTTP announces, no keep-alive" "-proto http -swarms 10000"
 run "HTTP, ours keep-alive vs theirs without" "-proto http -swarms 10000" "-keepalive"
+echo
+echo "trackerbench output (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+cat "$work/raw"
