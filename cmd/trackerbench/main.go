@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.swarms, "swarms", 10000, "number of swarms (infohashes)")
 	fs.IntVar(&o.peers, "peers", 10, "peers per swarm")
 	fs.IntVar(&o.numWant, "numwant", 50, "numwant sent with each announce")
-	fs.IntVar(&o.conns, "conns", 0, "UDP sockets or HTTP connections in parallel (0: 8 for udp, 32 for http)")
+	fs.IntVar(&o.conns, "conns", 0, "UDP sockets or HTTP connections in parallel (0: 4 for udp, 32 for http)")
 	fs.IntVar(&o.batch, "batch", 32, "UDP announces in flight per socket")
 	fs.BoolVar(&o.keepAlive, "keepalive", false, "HTTP: reuse connections")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure")
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-swarms must be >= 1 and -peers in [1, 65000]")
 	}
 	if o.conns == 0 {
-		o.conns = 8
+		o.conns = 4
 		if o.proto == "http" {
 			o.conns = 32
 		}
