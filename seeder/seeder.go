@@ -50,6 +50,9 @@ type Seeder struct {
 	announced atomic.Pointer[func(context.Context, [20]byte) bool]
 	hashed    hashCounters
 	watch     *watcher
+	// hashing bounds the rows hashed at once (Config.Parallel); more rows
+	// are in flight, waiting on the tracker or the catalog.
+	hashing chan struct{}
 
 	mu       sync.Mutex
 	byFile   map[int64]metainfo.Hash          // what is seeded for each row
@@ -87,6 +90,7 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 		byHash:   make(map[metainfo.Hash]map[int64]bool),
 		inflight: make(map[int64]bool),
 		settling: make(map[int64]settle),
+		hashing:  make(chan struct{}, cfg.Parallel),
 	}
 	if err := os.MkdirAll(s.torrents, 0o755); err != nil {
 		return nil, fmt.Errorf("seeder: %w", err)
@@ -135,6 +139,11 @@ func (s *Seeder) Wake() {
 	}
 }
 
+// rowsInFlight is how many rows per hashing slot may be worked on at once:
+// a small file is hashed in microseconds, then its row waits for the
+// tracker and the catalog, which must not hold up the next one.
+const rowsInFlight = 8
+
 // Run restores what was ready before a restart, then works on catalog
 // changes until ctx is done. It returns nil on cancellation.
 func (s *Seeder) Run(ctx context.Context) error {
@@ -146,7 +155,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 	}
 	retry := time.NewTicker(s.cfg.RetryMissing)
 	defer retry.Stop()
-	sem := make(chan struct{}, s.cfg.Parallel)
+	sem := make(chan struct{}, rowsInFlight*s.cfg.Parallel)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	s.Wake()
@@ -159,7 +168,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 			continue
 		case <-s.wake:
 		}
-		rows, err := s.cat.Work(ctx, 2*s.cfg.Parallel)
+		rows, err := s.cat.Work(ctx, cap(sem))
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("reading catalog work failed", "err", err)
@@ -300,9 +309,15 @@ func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	if l.Total == 0 {
 		return l, nil, fmt.Errorf("%w: %s", ErrEmpty, abs)
 	}
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return Layout{}, nil, ctx.Err()
+	}
 	start := time.Now()
 	info, err := Info(ctx, l, s.cfg.PieceLength, s.cfg.HashWorkers)
 	s.hashed.add(l.Total, time.Since(start))
+	<-s.hashing
 	if err != nil {
 		return Layout{}, nil, classifyStat(err)
 	}
@@ -520,7 +535,7 @@ func (s *Seeder) restoreRow(row lanseedd.Row) error {
 		return err
 	}
 	if !bytes.Equal(buf.Bytes(), stored) {
-		if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+		if err := writeFileAtomic(path, buf.Bytes(), false); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}

@@ -23,8 +23,10 @@ func MetaInfo(infoBytes []byte, announce, webSeeds []string) *metainfo.MetaInfo 
 
 // WriteFileAtomic writes data to path through a temporary file in the same
 // directory and a rename, so readers see the old file or the new one, never
-// a part.
-func WriteFileAtomic(path string, data []byte) error {
+// a part, even after a crash.
+func WriteFileAtomic(path string, data []byte) error { return writeFileAtomic(path, data, true) }
+
+func writeFileAtomic(path string, data []byte, sync bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -39,9 +41,11 @@ func WriteFileAtomic(path string, data []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -54,7 +58,10 @@ func writeTorrent(path string, mi *metainfo.MetaInfo) error {
 	if err := mi.Write(&buf); err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+	// No fsync: it cost more than hashing a small file, and a .torrent
+	// torn by a crash is found at restore (it does not load, or its
+	// infohash is not the row's) and made again.
+	if err := writeFileAtomic(path, buf.Bytes(), false); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
