@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 )
 
@@ -71,9 +72,18 @@ func (t *Tracker) Serve(ctx context.Context, ln net.Listener, conns []net.Packet
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(conns)+2)
+	// With a socket per core, one reader each; with one socket, as many
+	// readers as ServeUDP would use.
+	readers := 1
+	if len(conns) == 1 {
+		readers = t.cfg.UDPReaders
+		if readers == 0 {
+			readers = runtime.GOMAXPROCS(0)
+		}
+	}
 	for i, c := range conns {
 		wg.Go(func() {
-			if errs[i] = t.ServeUDP(ctx, c); errs[i] != nil {
+			if errs[i] = t.serveUDP(ctx, c, readers); errs[i] != nil {
 				cancel()
 			}
 		})

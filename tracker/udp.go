@@ -186,6 +186,10 @@ func (t *Tracker) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	if readers == 0 {
 		readers = runtime.GOMAXPROCS(0)
 	}
+	return t.serveUDP(ctx, conn, readers)
+}
+
+func (t *Tracker) serveUDP(ctx context.Context, conn net.PacketConn, readers int) error {
 	stop := context.AfterFunc(ctx, func() {
 		// Unblock the readers; conn belongs to the caller.
 		conn.SetReadDeadline(time.Unix(1, 0))
