@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lanseedd/lanseedd/internal/netlab"
+)
+
+// Ports in the server's namespace.
+const (
+	plainHTTPPort = 80
+	lanseeddHTTP  = 8080
+	trackerPort   = 6969
+	peerPort      = 6881
+)
+
+type bench struct {
+	opts     options
+	lab      *netlab.Lab
+	dir      string
+	content  string
+	fileName string
+	bin      string
+	logf     func(string, ...any)
+}
+
+// scenario is one way of delivering the file to the clients.
+type scenario struct {
+	// times[i] is client i's completion time, from its own start.
+	times []time.Duration
+	// failed counts clients that did not finish.
+	failed int
+	// serverTx is what the server's interface sent meanwhile.
+	serverTx uint64
+}
+
+func (b *bench) server() *netlab.Host    { return b.lab.Host(0) }
+func (b *bench) clients() []*netlab.Host { return b.lab.Hosts()[1:] }
+func (b *bench) url(port int, p string) string {
+	return fmt.Sprintf("http://%s:%d%s", b.server().Addr, port, p)
+}
+
+func (b *bench) run(ctx context.Context) (*report, error) {
+	rep := &report{opts: b.opts}
+	rate, _ := parseRate(b.opts.rate)
+	expected := time.Duration(float64(b.opts.size*8*int64(b.opts.clients)) / rate * float64(time.Second))
+	timeout := b.opts.timeout
+	if timeout == 0 {
+		timeout = 3*expected + time.Minute
+	}
+
+	b.logf("scenario A: %d clients fetch the file over plain HTTP at once (about %s)", b.opts.clients, expected.Round(time.Second))
+	var err error
+	if rep.http, err = b.plainHTTP(ctx, timeout); err != nil {
+		return nil, err
+	}
+	b.logf("HTTP: slowest client %s", rep.http.max().Round(time.Millisecond))
+
+	stop, err := b.startLanseedd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	if b.opts.solo {
+		b.logf("solo: one lanseedd client alone")
+		solo, err := b.swarm(ctx, b.clients()[:1], "solo", timeout)
+		if err != nil {
+			return nil, err
+		}
+		if solo.failed > 0 {
+			return nil, errors.New("the solo client did not finish: see the logs above")
+		}
+		rep.solo = solo.times[0]
+		b.logf("solo: %s", rep.solo.Round(time.Millisecond))
+	}
+	b.logf("scenario B: %d clients download the torrent at once", b.opts.clients)
+	if rep.swarm, err = b.swarm(ctx, b.clients(), "swarm", timeout); err != nil {
+		return nil, err
+	}
+	b.logf("lanseedd: slowest client %s", rep.swarm.max().Round(time.Millisecond))
+	return rep, nil
+}
+
+// plainHTTP serves the content directory with net/http's file server in
+// the server's namespace and has every client fetch the file with aria2c
+// over one connection.
+func (b *bench) plainHTTP(ctx context.Context, timeout time.Duration) (scenario, error) {
+	ln, err := b.server().Listen("tcp", fmt.Sprintf(":%d", plainHTTPPort))
+	if err != nil {
+		return scenario{}, err
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(b.content))}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	before, err := b.server().Counters(ctx)
+	if err != nil {
+		return scenario{}, err
+	}
+	url := b.url(plainHTTPPort, "/"+b.fileName)
+	type done struct {
+		i   int
+		d   time.Duration
+		err error
+	}
+	results := make(chan done, len(b.clients()))
+	for i, h := range b.clients() {
+		dir := filepath.Join(b.dir, "http", strconv.Itoa(i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return scenario{}, err
+		}
+		cmd := h.Command(ctx, "aria2c", append(aria2Common(dir),
+			"--max-connection-per-server=1", "--split=1", url)...)
+		logTo(cmd, filepath.Join(dir, "aria2c.log"))
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			return scenario{}, err
+		}
+		go func() {
+			err := cmd.Wait()
+			results <- done{i, time.Since(start), err}
+			os.RemoveAll(filepath.Join(dir, b.fileName))
+		}()
+	}
+	s := scenario{times: make([]time.Duration, len(b.clients()))}
+	for range b.clients() {
+		r := <-results
+		s.times[r.i] = r.d
+		if r.err != nil {
+			s.failed++
+			b.logf("HTTP client %d: %v (log: %s)", r.i, r.err, filepath.Join(b.dir, "http", strconv.Itoa(r.i), "aria2c.log"))
+		}
+	}
+	after, err := b.server().Counters(context.Background())
+	if err != nil {
+		return s, err
+	}
+	s.serverTx = after.Sub(before).TxBytes
+	return s, nil
+}
+
+// startLanseedd adds the file to a new embedded catalog and runs lanseedd
+// in the server's namespace until the file is ready. stop ends it.
+func (b *bench) startLanseedd(ctx context.Context) (stop func(), err error) {
+	state := filepath.Join(b.dir, "state")
+	conf := filepath.Join(b.dir, "lanseedd.yml")
+	if err := os.WriteFile(conf, []byte("# defaults and flags only\n"), 0o644); err != nil {
+		return nil, err
+	}
+	common := []string{"-config", conf, "-state", state, "-content", b.content}
+	add := exec.CommandContext(ctx, b.bin, append(append([]string{"files", "add"}, common...), b.fileName)...)
+	add.Env = cleanEnv()
+	if out, err := add.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("lanseedd files add: %w\n%s", err, out)
+	}
+	cmd := b.server().Command(ctx, b.bin, append([]string{"run"}, append(common,
+		"-http", fmt.Sprintf(":%d", lanseeddHTTP),
+		"-tracker", fmt.Sprintf(":%d", trackerPort),
+		"-admin", "127.0.0.1:8081",
+		"-peer-port", strconv.Itoa(peerPort),
+		"-public-url", "http://"+b.server().Addr.String())...)...)
+	cmd.Env = cleanEnv()
+	logFile := filepath.Join(b.dir, "lanseedd.log")
+	logTo(cmd, logFile)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return b.server().DialContext(ctx, network, addr)
+		},
+	}}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var f struct{ State, Error string }
+		resp, err := hc.Get(b.url(lanseeddHTTP, "/api/files/1"))
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&f)
+			resp.Body.Close()
+		}
+		if err == nil && f.State == "ready" {
+			b.logf("lanseedd seeds the file")
+			return stop, nil
+		}
+		if f.State == "error" || f.State == "missing" {
+			stop()
+			return nil, fmt.Errorf("lanseedd: file is %s: %s", f.State, f.Error)
+		}
+		select {
+		case err := <-exited:
+			return nil, fmt.Errorf("lanseedd exited: %v (log: %s)", err, logFile)
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("lanseedd did not get the file ready in 2 minutes (log: %s)", logFile)
+		}
+	}
+}
+
+// swarm has the hosts download the file's torrent from lanseedd with
+// aria2c at once. Clients that finish keep seeding, as subscribers do,
+// until the last one is done; then all are stopped.
+func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, timeout time.Duration) (scenario, error) {
+	before, err := b.server().Counters(ctx)
+	if err != nil {
+		return scenario{}, err
+	}
+	torrent := b.url(lanseeddHTTP, "/t/1.torrent")
+	type client struct {
+		cmd    *exec.Cmd
+		dir    string
+		start  time.Time
+		exited chan error
+	}
+	cs := make([]*client, len(hosts))
+	defer func() {
+		for _, c := range cs {
+			if c != nil {
+				stopClient(c.cmd, c.exited)
+			}
+		}
+	}()
+	for i, h := range hosts {
+		dir := filepath.Join(b.dir, name, strconv.Itoa(i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return scenario{}, err
+		}
+		hook := filepath.Join(dir, "done.sh")
+		// The hook runs when the download is complete and seeding
+		// starts; it records the moment in a file polled below.
+		script := fmt.Sprintf("#!/bin/sh\ndate +%%s%%N > '%[1]s/done.tmp' && mv '%[1]s/done.tmp' '%[1]s/done'\n", dir)
+		if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+			return scenario{}, err
+		}
+		cmd := h.Command(ctx, "aria2c", append(aria2Common(dir),
+			"--follow-torrent=mem",
+			"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+			"--enable-peer-exchange=true",
+			// Seed until stopped, whatever the ratio.
+			"--seed-ratio=0.0",
+			"--bt-max-peers="+strconv.Itoa(max(55, len(hosts)+5)),
+			"--listen-port="+strconv.Itoa(peerPort),
+			"--on-bt-download-complete="+hook,
+			torrent)...)
+		logTo(cmd, filepath.Join(dir, "aria2c.log"))
+		c := &client{cmd: cmd, dir: dir, exited: make(chan error, 1), start: time.Now()}
+		if err := cmd.Start(); err != nil {
+			return scenario{}, err
+		}
+		cs[i] = c
+		go func() { c.exited <- cmd.Wait() }()
+	}
+
+	s := scenario{times: make([]time.Duration, len(hosts))}
+	deadline := time.Now().Add(timeout)
+	pending := len(cs)
+	finished := make([]bool, len(cs))
+	for pending > 0 {
+		for i, c := range cs {
+			if finished[i] {
+				continue
+			}
+			if raw, err := os.ReadFile(filepath.Join(c.dir, "done")); err == nil {
+				ns, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+				if err != nil {
+					return s, fmt.Errorf("client %d: hook wrote %q", i, raw)
+				}
+				s.times[i] = time.Unix(0, ns).Sub(c.start)
+				finished[i] = true
+				pending--
+				continue
+			}
+			select {
+			case err := <-c.exited:
+				c.exited <- err
+				b.logf("%s client %d exited before finishing: %v (log: %s)", name, i, err, filepath.Join(c.dir, "aria2c.log"))
+				finished[i] = true
+				s.failed++
+				s.times[i] = time.Since(c.start)
+				pending--
+			default:
+			}
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.logf("%s: %d clients did not finish within %s", name, pending, timeout)
+			for i := range cs {
+				if !finished[i] {
+					s.failed++
+					s.times[i] = timeout
+				}
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return s, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	after, err := b.server().Counters(context.Background())
+	if err != nil {
+		return s, err
+	}
+	s.serverTx = after.Sub(before).TxBytes
+	for _, c := range cs {
+		stopClient(c.cmd, c.exited)
+		os.RemoveAll(filepath.Join(c.dir, b.fileName))
+	}
+	cs = nil
+	return s, nil
+}
+
+// aria2Common are the options of every aria2c run: no config file, no
+// console progress, files written as they come.
+func aria2Common(dir string) []string {
+	return []string{
+		"--no-conf", "--dir=" + dir, "--allow-overwrite=true", "--auto-file-renaming=false",
+		"--file-allocation=none", "--summary-interval=0", "--show-console-readout=false",
+		"--console-log-level=notice", "--disable-ipv6=true",
+	}
+}
+
+// stopClient ends an aria2c with SIGTERM (it tells the tracker it
+// stopped), or SIGKILL when that takes too long.
+func stopClient(cmd *exec.Cmd, exited chan error) {
+	if cmd.Process == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		exited <- err
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+	}
+}
+
+func logTo(cmd *exec.Cmd, path string) {
+	if f, err := os.Create(path); err == nil {
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+}
+
+// cleanEnv is the environment without LANSEEDD_* variables, so that only
+// the flags configure the daemon.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LANSEEDD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}

@@ -1,0 +1,261 @@
+// Command swarm measures what lanseedd's swarm gains over plain HTTP from one server: N subscribers on a shaped LAN of network namespaces fetch one file both ways.
+//
+// Run it as root from the module's root:
+//
+//	go run ./bench/swarm -n 20 -size 100MiB -rate 50mbit
+//
+// See README.md beside this file.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lanseedd/lanseedd/internal/netlab"
+)
+
+type options struct {
+	clients  int
+	size     int64
+	rate     string
+	delay    string
+	subnet   string
+	chart    string
+	lanseedd string
+	workDir  string
+	check    bool
+	keep     bool
+	solo     bool
+	timeout  time.Duration
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	case errors.Is(err, errCheck):
+		fmt.Fprintln(os.Stderr, "swarm:", err)
+		os.Exit(1)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "swarm:", err)
+		os.Exit(1)
+	}
+}
+
+// errCheck is returned when -check is set and lanseedd lost to HTTP.
+var errCheck = errors.New("check failed")
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	o := options{}
+	fs := flag.NewFlagSet("swarm", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	size := fs.String("size", "100MiB", "file size (bytes, or with KiB, MiB, GiB)")
+	fs.IntVar(&o.clients, "n", 20, "number of subscribers")
+	fs.StringVar(&o.rate, "rate", "50mbit", "rate of every link, each way (tc syntax)")
+	fs.StringVar(&o.delay, "delay", "2ms", "delay of every link, each way (tc syntax; needs the kernel's netem, dropped with a warning without it)")
+	fs.StringVar(&o.subnet, "subnet", netlab.DefaultSubnet.String(), "the LAN's IPv4 subnet")
+	fs.StringVar(&o.chart, "chart", "swarm.png", "PNG chart of every client's completion time (empty: none)")
+	fs.StringVar(&o.lanseedd, "lanseedd", "", "lanseedd binary to run (default: go build ./cmd/lanseedd)")
+	fs.StringVar(&o.workDir, "dir", "", "work directory, removed at the end (default: a new one in /dev/shm, or the temporary directory)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs of every client and of lanseedd) and print its path")
+	fs.BoolVar(&o.check, "check", false, "exit 1 unless every client finished and lanseedd's slowest client beat HTTP's")
+	fs.BoolVar(&o.solo, "solo", true, "also time one lanseedd client alone")
+	fs.DurationVar(&o.timeout, "timeout", 0, "give up a scenario after this long (default: 3× HTTP's expected time + 1m)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if o.size, err = parseSize(*size); err != nil {
+		return o, fmt.Errorf("-size: %w", err)
+	}
+	if o.clients < 1 || o.clients > 200 {
+		return o, fmt.Errorf("-n: must be 1..200, got %d", o.clients)
+	}
+	if _, err := parseRate(o.rate); err != nil {
+		return o, fmt.Errorf("-rate: %w", err)
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("aria2c"); err != nil {
+		return errors.New("needs aria2c (Debian package aria2)")
+	}
+	if err := netlab.Available(ctx); err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "swarm: "+format+"\n", a...) }
+	if o.delay != "" && !netlab.DelaySupported(ctx) {
+		logf("the kernel has no netem qdisc: links get no delay")
+		o.delay = ""
+	}
+
+	dir := o.workDir
+	if dir == "" {
+		base := ""
+		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+			base = "/dev/shm"
+		}
+		if dir, err = os.MkdirTemp(base, "lanseedd-swarm-"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if o.keep {
+		defer logf("work directory kept: %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	bin := o.lanseedd
+	if bin == "" {
+		bin = filepath.Join(dir, "lanseedd")
+		logf("building lanseedd")
+		if err := buildLanseedd(ctx, bin); err != nil {
+			return err
+		}
+	}
+	content := filepath.Join(dir, "content")
+	if err := os.MkdirAll(content, 0o755); err != nil {
+		return err
+	}
+	const fileName = "film.bin"
+	if err := writeRandom(filepath.Join(content, fileName), o.size); err != nil {
+		return err
+	}
+
+	subnet, err := netip.ParsePrefix(o.subnet)
+	if err != nil {
+		return fmt.Errorf("-subnet: %w", err)
+	}
+	logf("building the LAN: 1 server + %d clients, %s each way, delay %s", o.clients, o.rate, orNone(o.delay))
+	lab, err := netlab.New(ctx, netlab.Config{Hosts: o.clients + 1, Rate: o.rate, Delay: o.delay, Subnet: subnet})
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+
+	b := &bench{opts: o, lab: lab, dir: dir, content: content, fileName: fileName, bin: bin, logf: logf}
+	rep, err := b.run(ctx)
+	if err != nil {
+		return err
+	}
+	rep.print(stdout)
+	if o.chart != "" {
+		if err := rep.chart(o.chart); err != nil {
+			return err
+		}
+		logf("chart written to %s", o.chart)
+	}
+	if o.check {
+		if rep.http.failed > 0 || rep.swarm.failed > 0 {
+			return fmt.Errorf("%w: %d HTTP and %d lanseedd clients did not finish", errCheck, rep.http.failed, rep.swarm.failed)
+		}
+		if rep.swarm.max() > rep.http.max() {
+			return fmt.Errorf("%w: lanseedd's slowest client took %s, HTTP's %s", errCheck, rep.swarm.max(), rep.http.max())
+		}
+	}
+	return nil
+}
+
+// buildLanseedd builds the daemon of the module the command runs in.
+func buildLanseedd(ctx context.Context, out string) error {
+	mod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(mod)))
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/lanseedd")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/lanseedd in %s: %w\n%s", root, err, b)
+	}
+	return nil
+}
+
+func writeRandom(path string, size int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyN(f, rand.Reader, size); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	// Older than the seeder's quiet period, so it is published at once.
+	old := time.Now().Add(-time.Minute)
+	return os.Chtimes(path, old, old)
+}
+
+// parseSize reads "100MiB", "20MB", "1GiB" or a plain byte count.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a positive size such as 100MiB, got %q", s)
+	}
+	return n * mult, nil
+}
+
+// parseRate reads a tc rate ("50mbit", "1gbit", "800kbit") in bits per
+// second.
+func parseRate(s string) (float64, error) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1}}
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			n, err := strconv.ParseFloat(strings.TrimSuffix(s, u.suffix), 64)
+			if err != nil || n <= 0 {
+				break
+			}
+			return n * u.mult, nil
+		}
+	}
+	return 0, fmt.Errorf("want a rate such as 50mbit or 1gbit, got %q", s)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"slices"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+type report struct {
+	opts  options
+	http  scenario
+	swarm scenario
+	solo  time.Duration
+}
+
+func (s scenario) sorted() []time.Duration {
+	t := slices.Clone(s.times)
+	slices.Sort(t)
+	return t
+}
+
+func (s scenario) max() time.Duration {
+	if len(s.times) == 0 {
+		return 0
+	}
+	return slices.Max(s.times)
+}
+
+// p50 is the median by nearest rank.
+func (s scenario) p50() time.Duration {
+	t := s.sorted()
+	if len(t) == 0 {
+		return 0
+	}
+	return t[(len(t)-1)/2]
+}
+
+// print writes the result as one Markdown table.
+func (r *report) print(w io.Writer) {
+	size := float64(r.opts.size)
+	copies := func(b uint64) string {
+		return fmt.Sprintf("%.0f MiB (%.1f×)", float64(b)/(1<<20), float64(b)/size)
+	}
+	sec := func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+	solo, soloRatio := "-", "-"
+	if r.solo > 0 {
+		solo = sec(r.solo)
+		soloRatio = fmt.Sprintf("%.2f", r.swarm.max().Seconds()/r.solo.Seconds())
+	}
+	failed := ""
+	if r.http.failed+r.swarm.failed > 0 {
+		failed = fmt.Sprintf(" (unfinished: %d HTTP, %d lanseedd)", r.http.failed, r.swarm.failed)
+	}
+	fmt.Fprintf(w, "| clients | link, each way | file | HTTP p50 | HTTP max | lanseedd p50 | lanseedd max | solo | HTTP max / lanseedd max | lanseedd max / solo | server upload, HTTP | server upload, lanseedd |\n")
+	fmt.Fprintf(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| %d | %s, delay %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s | %s |\n",
+		r.opts.clients, r.opts.rate, orNone(r.opts.delay), humanSize(r.opts.size),
+		sec(r.http.p50()), sec(r.http.max()), sec(r.swarm.p50()), sec(r.swarm.max()), solo,
+		r.http.max().Seconds()/r.swarm.max().Seconds(), soloRatio,
+		copies(r.http.serverTx), copies(r.swarm.serverTx))
+	if failed != "" {
+		fmt.Fprintln(w, failed)
+	}
+}
+
+// chart draws every client's completion time, fastest first, in both
+// scenarios, with the solo time and 1.5× it as lines.
+func (r *report) chart(path string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%d clients fetch %s, every link %s each way", r.opts.clients, humanSize(r.opts.size), r.opts.rate)
+	p.X.Label.Text = "client (fastest first)"
+	p.Y.Label.Text = "completion time (s)"
+	p.Y.Min = 0
+	p.Add(plotter.NewGrid())
+	points := func(s scenario) plotter.XYs {
+		var xy plotter.XYs
+		for i, d := range s.sorted() {
+			xy = append(xy, plotter.XY{X: float64(i + 1), Y: d.Seconds()})
+		}
+		return xy
+	}
+	series := []struct {
+		name  string
+		s     scenario
+		color color.Color
+		shape draw.GlyphDrawer
+	}{
+		{"plain HTTP from the server", r.http, color.RGBA{R: 200, G: 60, B: 40, A: 255}, draw.CircleGlyph{}},
+		{"lanseedd (BitTorrent swarm)", r.swarm, color.RGBA{R: 30, G: 110, B: 200, A: 255}, draw.TriangleGlyph{}},
+	}
+	for _, sr := range series {
+		line, pts, err := plotter.NewLinePoints(points(sr.s))
+		if err != nil {
+			return err
+		}
+		line.Color = sr.color
+		pts.Color, pts.Shape, pts.Radius = sr.color, sr.shape, vg.Points(3)
+		p.Add(line, pts)
+		p.Legend.Add(sr.name, line, pts)
+	}
+	if r.solo > 0 {
+		for _, l := range []struct {
+			name string
+			y    float64
+			dash []vg.Length
+		}{
+			{"one lanseedd client alone", r.solo.Seconds(), []vg.Length{vg.Points(2), vg.Points(2)}},
+			{"1.5 × alone (the goal)", 1.5 * r.solo.Seconds(), []vg.Length{vg.Points(6), vg.Points(3)}},
+		} {
+			h, err := plotter.NewLine(plotter.XYs{{X: 1, Y: l.y}, {X: float64(r.opts.clients), Y: l.y}})
+			if err != nil {
+				return err
+			}
+			h.Color, h.Dashes = color.Gray{Y: 90}, l.dash
+			p.Add(h)
+			p.Legend.Add(l.name, h)
+		}
+	}
+	// Headroom above the slowest client for the legend.
+	p.Y.Max = 1.4 * max(r.http.max(), r.swarm.max(), time.Duration(1.5*float64(r.solo))).Seconds()
+	p.Legend.Top, p.Legend.Left = true, true
+	return p.Save(9*vg.Inch, 5*vg.Inch, path)
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}
