@@ -90,6 +90,9 @@ type SeederStats struct {
 	// HashedBytes and HashSeconds count the hashing work since start.
 	HashedBytes int64   `json:"hashed_bytes"`
 	HashSeconds float64 `json:"hash_seconds"`
+	// UploadRate and DownloadRate are the limits in bytes per second, 0 for none.
+	UploadRate   int64 `json:"upload_rate"`
+	DownloadRate int64 `json:"download_rate"`
 }
 
 // TorrentStats are one seeded torrent's figures.

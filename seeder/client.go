@@ -16,9 +16,10 @@ import (
 
 // client is the BitTorrent client that seeds ready rows, read-only.
 type client struct {
-	cl  *torrent.Client
-	st  *roStorage
-	log *slog.Logger
+	cl       *torrent.Client
+	st       *roStorage
+	log      *slog.Logger
+	up, down *rate.Limiter
 
 	mu       sync.Mutex
 	torrents map[metainfo.Hash]*torrent.Torrent
@@ -47,13 +48,11 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	cc.EstablishedConnsPerTorrent = cfg.MaxConnsPerTorrent
 	cc.TotalHalfOpenConns = cfg.MaxHalfOpenConns
 	cc.HalfOpenConnsPerTorrent = min(cc.HalfOpenConnsPerTorrent, cfg.MaxHalfOpenConns)
-	if cfg.UploadRate > 0 {
-		// Burst 0: the client sets it to what one peer request may take.
-		cc.UploadRateLimiter = rate.NewLimiter(rate.Limit(cfg.UploadRate), 0)
-	}
-	if cfg.DownloadRate > 0 {
-		cc.DownloadRateLimiter = rate.NewLimiter(rate.Limit(cfg.DownloadRate), 0)
-	}
+	// Limiters of our own (not the library's shared unlimited one), so that
+	// SetRates can change them while running. Burst 0: the client sets it
+	// to what one peer request may take.
+	up, down := rate.NewLimiter(rateLimit(cfg.UploadRate), 0), rate.NewLimiter(rateLimit(cfg.DownloadRate), 0)
+	cc.UploadRateLimiter, cc.DownloadRateLimiter = up, down
 	// Accept both plain and obfuscated peers, and prefer plain when dialling:
 	// on a LAN encryption only costs CPU.
 	cc.HeaderObfuscationPolicy.Preferred = false
@@ -63,7 +62,7 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	if err != nil {
 		return nil, fmt.Errorf("seeder: start BitTorrent client on port %d: %w", cfg.PeerPort, err)
 	}
-	return &client{cl: cl, st: st, log: logger,
+	return &client{cl: cl, st: st, log: logger, up: up, down: down,
 		torrents: make(map[metainfo.Hash]*torrent.Torrent),
 		added:    make(map[metainfo.Hash]int),
 	}, nil
@@ -152,4 +151,31 @@ func reannounceURLs(tiers [][]string, n int) [][]string {
 		}
 	}
 	return out
+}
+
+// rateLimit turns bytes per second, 0 meaning none, into a limit.
+func rateLimit(bytesPerSecond int64) rate.Limit {
+	if bytesPerSecond <= 0 {
+		return rate.Inf
+	}
+	return rate.Limit(bytesPerSecond)
+}
+
+// SetRates changes the upload and download limits, in bytes per second (0:
+// none), while seeding.
+func (s *Seeder) SetRates(upload, download int64) {
+	s.cl.up.SetLimit(rateLimit(upload))
+	s.cl.down.SetLimit(rateLimit(download))
+}
+
+// Rates returns the upload and download limits in bytes per second, 0 for
+// none.
+func (s *Seeder) Rates() (upload, download int64) {
+	get := func(l *rate.Limiter) int64 {
+		if l.Limit() == rate.Inf {
+			return 0
+		}
+		return int64(l.Limit())
+	}
+	return get(s.cl.up), get(s.cl.down)
 }

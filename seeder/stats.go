@@ -25,6 +25,7 @@ func (s *Seeder) Stats() lanseedd.SeederStats {
 		HashedBytes: s.hashed.bytes.Load(),
 		HashSeconds: time.Duration(s.hashed.nanos.Load()).Seconds(),
 	}
+	st.UploadRate, st.DownloadRate = s.Rates()
 	for _, t := range s.cl.cl.Torrents() {
 		ts := t.Stats()
 		st.Torrents++

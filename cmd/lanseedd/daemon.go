@@ -283,6 +283,7 @@ func (m *Main) Reload(ctx context.Context, next Config) {
 	old := m.Config
 	seeds := next.HTTP.WebSeeds
 	m.extraWebSeeds.Store(&seeds)
+	m.Seeder.SetRates(next.Seeder.UploadRate, next.Seeder.DownloadRate)
 	for _, c := range []struct {
 		key     string
 		changed bool
@@ -299,7 +300,8 @@ func (m *Main) Reload(ctx context.Context, next Config) {
 			m.Log.Warn("reload: this setting changes only with a restart", "key", c.key)
 		}
 	}
-	m.Log.Info("reloaded", "log_level", next.Log.Level, "web_seeds", len(seeds))
+	m.Log.Info("reloaded", "log_level", next.Log.Level, "web_seeds", len(seeds),
+		"upload_rate", next.Seeder.UploadRate, "download_rate", next.Seeder.DownloadRate)
 	go func() {
 		if _, err := m.Store.Resync(ctx); err != nil {
 			m.Log.Warn("reload: catalog comparison failed", "err", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"database/sql"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/web"
 )
 
 // TestExampleConfig keeps contrib/lanseedd.yml loadable and valid.
@@ -126,10 +128,8 @@ func TestSignals(t *testing.T) {
 	snapshot.Guard(t, content)
 
 	cfgFile := filepath.Join(state, "lanseedd.yml")
-	writeCfg := func(level string) {
-		os.WriteFile(cfgFile, []byte("seeder:\n  hash_workers: 1\nlog:\n  level: "+level+"\n"), 0o644)
-	}
-	writeCfg("info")
+	os.WriteFile(cfgFile, []byte("seeder:\n  hash_workers: 1\n"), 0o644)
+	var running string
 	start := func() (*exec.Cmd, *logWatcher) {
 		cmd := exec.Command(bin, "run", "-config", cfgFile, "-content", content, "-state", state,
 			"-http", "127.0.0.1:0", "-tracker", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-peer-port", "0",
@@ -140,7 +140,7 @@ func TestSignals(t *testing.T) {
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		w := watchLog(stderr)
-		w.waitFor(t, "lanseedd running", 20*time.Second)
+		running = w.waitFor(t, "lanseedd running", 20*time.Second)
 		return cmd, w
 	}
 	cmd, w := start()
@@ -189,11 +189,28 @@ func TestSignals(t *testing.T) {
 	if st != "ready" {
 		t.Fatalf("after restart the row is %q, want ready", st)
 	}
-	writeCfg("debug")
+	admin := strings.TrimSuffix(strings.Fields(strings.SplitAfter(running, "status_page=")[1])[0], "/")
+	if s := adminStats(t, admin); s.Seeder.UploadRate != 0 {
+		t.Fatalf("upload rate %d before the reload, want 0 (none)", s.Seeder.UploadRate)
+	}
+	os.WriteFile(cfgFile, []byte("seeder:\n  hash_workers: 1\n  upload_rate: 123456\nlog:\n  level: debug\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
 	w.waitFor(t, "log_level=DEBUG", 10*time.Second)
+	if s := adminStats(t, admin); s.Seeder.UploadRate != 123456 {
+		t.Errorf("upload rate %d after SIGHUP, want 123456", s.Seeder.UploadRate)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit: %v", err)
 	}
+}
+
+func adminStats(t *testing.T, base string) web.Stats {
+	t.Helper()
+	var s web.Stats
+	_, body := getWith(t, base+"/api/stats", nil)
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatalf("/api/stats: %v: %s", err, body)
+	}
+	return s
 }
