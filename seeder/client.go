@@ -121,6 +121,13 @@ func (c *client) seeding(ih metainfo.Hash) bool {
 	return ok
 }
 
+// count is how many torrents the client seeds.
+func (c *client) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.torrents)
+}
+
 // port is the BitTorrent listen port.
 func (c *client) port() int { return c.cl.LocalPort() }
 
@@ -179,3 +186,6 @@ func (s *Seeder) Rates() (upload, download int64) {
 	}
 	return get(s.cl.up), get(s.cl.down)
 }
+
+// SeedingCount returns how many torrents the client seeds.
+func (s *Seeder) SeedingCount() int { return s.cl.count() }
