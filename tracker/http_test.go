@@ -359,6 +359,25 @@ func TestHTTPCatalogOnly(t *testing.T) {
 	}
 }
 
+func TestAllowOne(t *testing.T) {
+	tr := newTestTracker(t, func(c *Config) { c.CatalogOnly = true })
+	a, b := hashN(7), hashN(8) // the same shard of the allow set ("h…")
+	tr.Allow(a, true)
+	tr.Allow(b, true)
+	for _, ih := range [][20]byte{a, b} {
+		if m := get(t, tr, "10.0.0.1:1", announceQ(ih, 1, "")); m["failure reason"] != nil {
+			t.Fatalf("allowed hash refused: %v", m)
+		}
+	}
+	tr.Allow(a, false)
+	wantFailure(t, get(t, tr, "10.0.0.1:1", announceQ(a, 1, "")), "unregistered")
+	if m := get(t, tr, "10.0.0.1:1", announceQ(b, 1, "")); m["failure reason"] != nil {
+		t.Fatalf("removing one hash refused its neighbour: %v", m)
+	}
+	tr.SetAllowed([][20]byte{a})
+	wantFailure(t, get(t, tr, "10.0.0.1:1", announceQ(b, 1, "")), "unregistered")
+}
+
 func TestHTTPScrape(t *testing.T) {
 	tr := newTestTracker(t, nil)
 	a, b, unknown := hashN(1), hashN(2), hashN(3)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
-	"sync/atomic"
 	"time"
 )
 
@@ -16,7 +15,7 @@ type Tracker struct {
 	log   *slog.Logger
 	store *swarmStore
 
-	allowed atomic.Pointer[map[[20]byte]struct{}]
+	allowed allowSet
 
 	start   time.Time
 	connKey maphash.Seed // keys UDP connection ids
@@ -56,8 +55,6 @@ func New(cfg Config, logger *slog.Logger) (*Tracker, error) {
 		timeout:      uint16(cfg.peerTimeout() / time.Second),
 		retryMinutes: int((cfg.RetryIn + time.Minute - 1) / time.Minute),
 	}
-	empty := map[[20]byte]struct{}{}
-	t.allowed.Store(&empty)
 	return t, nil
 }
 
@@ -69,18 +66,12 @@ func (t *Tracker) stamp() uint16 {
 // SetAllowed replaces the infohashes accepted in catalog-only mode. The
 // tracker keeps its own copy. Swarms no longer allowed are dropped at the
 // next expiry pass.
-func (t *Tracker) SetAllowed(hashes [][20]byte) {
-	m := make(map[[20]byte]struct{}, len(hashes))
-	for _, h := range hashes {
-		m[h] = struct{}{}
-	}
-	t.allowed.Store(&m)
-}
+func (t *Tracker) SetAllowed(hashes [][20]byte) { t.allowed.replace(hashes) }
 
-func (t *Tracker) isAllowed(ih *[20]byte) bool {
-	_, ok := (*t.allowed.Load())[*ih]
-	return ok
-}
+// Allow adds (ok) or removes one infohash of the catalog-only set.
+func (t *Tracker) Allow(infohash [20]byte, ok bool) { t.allowed.set(infohash, ok) }
+
+func (t *Tracker) isAllowed(ih *[20]byte) bool { return t.allowed.has(ih) }
 
 // announce applies the tracker-wide rules and records op.
 func (t *Tracker) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) (announceResult, []byte, []byte, error) {
