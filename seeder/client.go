@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
@@ -20,11 +21,13 @@ type client struct {
 	st       *roStorage
 	log      *slog.Logger
 	up, down *rate.Limiter
+	onSeed   atomic.Pointer[func([20]byte, bool)]
 
 	mu       sync.Mutex
 	torrents map[metainfo.Hash]*torrent.Torrent
 	// added counts how often each infohash was added (see seed).
-	added map[metainfo.Hash]int
+	added    map[metainfo.Hash]int
+	maxConns int
 }
 
 func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)) (*client, error) {
@@ -45,13 +48,18 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	cc.DisableWebtorrent = true
 	cc.DisableWebseeds = true
 	cc.DisableUTP = true
-	cc.EstablishedConnsPerTorrent = cfg.MaxConnsPerTorrent
+	// anacrolix sizes each torrent's connection map for twice this: with
+	// 100 it is 6 KB per torrent, 600 MB for 100,000 torrents that mostly
+	// have no peer. Each torrent gets the real bound once added.
+	cc.EstablishedConnsPerTorrent = min(2, cfg.MaxConnsPerTorrent)
 	cc.TotalHalfOpenConns = cfg.MaxHalfOpenConns
 	cc.HalfOpenConnsPerTorrent = min(cc.HalfOpenConnsPerTorrent, cfg.MaxHalfOpenConns)
 	// Limiters of our own (not the library's shared unlimited one), so that
-	// SetRates can change them while running. Burst 0: the client sets it
-	// to what one peer request may take.
-	up, down := rate.NewLimiter(rateLimit(cfg.UploadRate), 0), rate.NewLimiter(rateLimit(cfg.DownloadRate), 0)
+	// SetRates can change them while running. The burst is what one peer
+	// request may take; it must not be 0, or the client, which reads an
+	// empty download bucket as "no new connections", refuses every peer.
+	up := rate.NewLimiter(rateLimit(cfg.UploadRate), cc.MaxAllocPeerRequestDataPerConn)
+	down := rate.NewLimiter(rateLimit(cfg.DownloadRate), cc.MaxAllocPeerRequestDataPerConn)
 	cc.UploadRateLimiter, cc.DownloadRateLimiter = up, down
 	// Accept both plain and obfuscated peers, and prefer plain when dialling:
 	// on a LAN encryption only costs CPU.
@@ -65,6 +73,7 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	return &client{cl: cl, st: st, log: logger, up: up, down: down,
 		torrents: make(map[metainfo.Hash]*torrent.Torrent),
 		added:    make(map[metainfo.Hash]int),
+		maxConns: cfg.MaxConnsPerTorrent,
 	}, nil
 }
 
@@ -80,6 +89,12 @@ func (c *client) seed(mi *metainfo.MetaInfo, l Layout) (metainfo.Hash, error) {
 	if err != nil {
 		return ih, fmt.Errorf("seed %s: %w", ih.HexString(), err)
 	}
+	// One announce per tier, to its first URL, as BEP 12 has a client use
+	// one URL of a tier: our tracker serves HTTP and UDP from one swarm, and
+	// announcing twice doubles the client's per-torrent tracker state.
+	for i, tier := range spec.Trackers {
+		spec.Trackers[i] = tier[:min(len(tier), 1)]
+	}
 	// anacrolix keeps each infohash's announce state per tracker for the
 	// client's lifetime: a torrent dropped (its file went missing) and added
 	// again announces nothing until an interval after its "stopped"
@@ -92,11 +107,14 @@ func (c *client) seed(mi *metainfo.MetaInfo, l Layout) (metainfo.Hash, error) {
 	}
 	c.added[ih]++
 	c.st.register(ih, l.Files)
+	c.notify(ih, true) // before the first announce, which the hook may have to allow
 	t, _, err := c.cl.AddTorrentSpec(spec)
 	if err != nil {
 		c.st.unregister(ih)
+		c.notify(ih, false)
 		return ih, fmt.Errorf("seed %s: %w", ih.HexString(), err)
 	}
+	t.SetMaxEstablishedConns(c.maxConns)
 	c.torrents[ih] = t
 	return ih, nil
 }
@@ -110,8 +128,19 @@ func (c *client) drop(ih metainfo.Hash) {
 	if ok {
 		t.Drop()
 		c.st.unregister(ih)
+		c.notify(ih, false)
 	}
 }
+
+func (c *client) notify(ih metainfo.Hash, seeded bool) {
+	if f := c.onSeed.Load(); f != nil {
+		(*f)(ih, seeded)
+	}
+}
+
+// SetSeedHook gives the seeder a function called as a torrent starts
+// (before its first announce) and stops being seeded. Set it before Run.
+func (s *Seeder) SetSeedHook(f func(infohash [20]byte, seeded bool)) { s.cl.onSeed.Store(&f) }
 
 // seeding reports whether the client seeds ih.
 func (c *client) seeding(ih metainfo.Hash) bool {

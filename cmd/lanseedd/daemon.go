@@ -212,6 +212,11 @@ func (m *Main) Start(ctx context.Context) error {
 	if m.Seeder, err = seeder.New(cfg.Seeder, st, ep.announce, webSeeds, m.Log.With("component", "seeder")); err != nil {
 		return err
 	}
+	if cfg.Tracker.CatalogOnly {
+		// Only torrents of the catalog are tracked: each is allowed before
+		// its first announce and taken off as it stops being seeded.
+		m.Seeder.SetSeedHook(m.Tracker.Allow)
+	}
 	m.Seeder.SetAnnounced(func(ctx context.Context, ih [20]byte) bool {
 		for {
 			if sw, ok := m.Tracker.Swarm(ih); ok && sw.Seeders > 0 {
