@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd/internal/netlab"
 )
 
@@ -34,6 +35,8 @@ type bench struct {
 	fileName string
 	bin      string
 	logf     func(string, ...any)
+	// hc reaches the LAN from the server's namespace.
+	hc *http.Client
 }
 
 // scenario is one way of delivering the file to the clients.
@@ -198,6 +201,7 @@ func (b *bench) startLanseedd(ctx context.Context) (stop func(), err error) {
 			return b.server().DialContext(ctx, network, addr)
 		},
 	}}
+	b.hc = hc
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var f struct{ State, Error string }
@@ -238,6 +242,11 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, ti
 		return scenario{}, err
 	}
 	torrent := b.url(lanseeddHTTP, "/t/1.torrent")
+	if !b.opts.webSeed {
+		if torrent, err = b.torrentWithoutWebSeeds(torrent); err != nil {
+			return scenario{}, err
+		}
+	}
 	type client struct {
 		cmd    *exec.Cmd
 		dir    string
@@ -264,16 +273,25 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, ti
 		if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
 			return scenario{}, err
 		}
-		cmd := h.Command(ctx, "aria2c", append(aria2Common(dir),
+		args := append(aria2Common(dir),
 			"--follow-torrent=mem",
 			"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
 			"--enable-peer-exchange=true",
+			// aria2 announces over UDP only through its DHT socket: without
+			// DHT a UDP announce fails, and trying the next URL of the tier
+			// waits for the tracker watcher's next round (seconds). A
+			// default aria2, with DHT, would announce over UDP at once.
+			"--bt-exclude-tracker="+fmt.Sprintf("udp://%s:%d/announce", b.server().Addr, trackerPort),
 			// Seed until stopped, whatever the ratio.
 			"--seed-ratio=0.0",
 			"--bt-max-peers="+strconv.Itoa(max(55, len(hosts)+5)),
 			"--listen-port="+strconv.Itoa(peerPort),
-			"--on-bt-download-complete="+hook,
-			torrent)...)
+			"--on-bt-download-complete="+hook)
+		if b.opts.debugLog {
+			args = append(args, "--log-level=info", "--log="+filepath.Join(dir, "debug.log"))
+		}
+		args = append(append(args, b.opts.aria2BT...), torrent)
+		cmd := h.Command(ctx, "aria2c", args...)
 		logTo(cmd, filepath.Join(dir, "aria2c.log"))
 		c := &client{cmd: cmd, dir: dir, exited: make(chan error, 1), start: time.Now()}
 		if err := cmd.Start(); err != nil {
@@ -343,6 +361,34 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, ti
 	}
 	cs = nil
 	return s, nil
+}
+
+// torrentWithoutWebSeeds fetches the torrent at url and writes it without
+// its web seeds to a file, whose path it returns.
+func (b *bench) torrentWithoutWebSeeds(url string) (string, error) {
+	resp, err := b.hc.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	mi, err := metainfo.Load(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", url, err)
+	}
+	mi.UrlList = nil
+	path := filepath.Join(b.dir, "no-webseed.torrent")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	if err := mi.Write(f); err != nil {
+		f.Close()
+		return "", err
+	}
+	return path, f.Close()
 }
 
 // aria2Common are the options of every aria2c run: no config file, no

@@ -38,6 +38,9 @@ type options struct {
 	workDir  string
 	check    bool
 	keep     bool
+	webSeed  bool
+	debugLog bool
+	aria2BT  []string
 	solo     bool
 	timeout  time.Duration
 }
@@ -73,6 +76,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.chart, "chart", "swarm.png", "PNG chart of every client's completion time (empty: none)")
 	fs.StringVar(&o.lanseedd, "lanseedd", "", "lanseedd binary to run (default: go build ./cmd/lanseedd)")
 	fs.StringVar(&o.workDir, "dir", "", "work directory, removed at the end (default: a new one in /dev/shm, or the temporary directory)")
+	fs.Func("aria2-bt", "extra aria2c option for the BitTorrent clients, e.g. --bt-max-peers=10 (repeatable)", func(v string) error {
+		o.aria2BT = append(o.aria2BT, v)
+		return nil
+	})
+	fs.BoolVar(&o.debugLog, "aria2-log", false, "BitTorrent clients write an info-level log (debug.log) in their work directory (with -keep)")
+	fs.BoolVar(&o.webSeed, "webseed", true, "give the clients the torrent as lanseedd serves it, with its web seed; false strips the web seed, so that only peers serve")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs of every client and of lanseedd) and print its path")
 	fs.BoolVar(&o.check, "check", false, "exit 1 unless every client finished and lanseedd's slowest client beat HTTP's")
 	fs.BoolVar(&o.solo, "solo", true, "also time one lanseedd client alone")
