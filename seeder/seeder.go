@@ -40,7 +40,7 @@ type Catalog interface {
 type Seeder struct {
 	cfg      Config
 	cat      Catalog
-	announce []string
+	announce [][]string // tiers
 	webSeeds WebSeeds
 	log      *slog.Logger
 	cl       *client
@@ -81,7 +81,7 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 	s := &Seeder{
 		cfg:      cfg,
 		cat:      cat,
-		announce: append(slices.Clip(announce), cfg.ExtraAnnounce...),
+		announce: announceTiers(announce, cfg.ExtraAnnounce),
 		webSeeds: webSeeds,
 		log:      logger,
 		torrents: filepath.Join(cfg.StateDir, "torrents"),

@@ -5,20 +5,36 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/anacrolix/torrent/metainfo"
 )
 
-// MetaInfo wraps an info dictionary into a .torrent announcing to announce
-// (one tier: clients try each URL) with web seeds webSeeds.
-func MetaInfo(infoBytes []byte, announce, webSeeds []string) *metainfo.MetaInfo {
+// MetaInfo wraps an info dictionary into a .torrent announcing to tiers of
+// trackers (BEP 12: a client announces to one URL of each tier, trying them
+// in turn) with web seeds webSeeds.
+func MetaInfo(infoBytes []byte, tiers [][]string, webSeeds []string) *metainfo.MetaInfo {
 	mi := &metainfo.MetaInfo{InfoBytes: infoBytes, CreatedBy: "lanseedd", UrlList: webSeeds}
-	if len(announce) > 0 {
-		mi.Announce = announce[0]
-		mi.AnnounceList = metainfo.AnnounceList{announce}
+	if len(tiers) > 0 && len(tiers[0]) > 0 {
+		mi.Announce = tiers[0][0]
+		mi.AnnounceList = tiers
 	}
 	return mi
+}
+
+// announceTiers makes the tiers of lanseedd's torrents: our tracker's URLs
+// (HTTP and UDP of one tracker) as one tier, each extra tracker as a tier
+// of its own, announced to as well.
+func announceTiers(ours, extra []string) [][]string {
+	var tiers [][]string
+	if len(ours) > 0 {
+		tiers = append(tiers, slices.Clone(ours))
+	}
+	for _, a := range extra {
+		tiers = append(tiers, []string{a})
+	}
+	return tiers
 }
 
 // WriteFileAtomic writes data to path through a temporary file in the same

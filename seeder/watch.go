@@ -130,6 +130,11 @@ func (w *watcher) track(fileID int64, path string, state lanseedd.State, l *Layo
 		m[k.path][fileID] = true
 		w.addWatchLocked(dir)
 	}
+	// Look once more now that the watches are in place: a change between
+	// the seeder's look and the watch (a file coming back as its row is
+	// being marked missing) raised no event.
+	w.dirty[fileID] = true
+	w.armLocked()
 }
 
 // forget stops watching a row (deleted, or in error).

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -210,6 +211,13 @@ func reportMemory(tb testing.TB, when string) {
 	}
 	tb.Logf("%s: RSS %s (peak %s), Go heap in use %d MiB, goroutines %d",
 		when, status["VmRSS"], status["VmHWM"], ms.HeapInuse>>20, runtime.NumGoroutine())
+	// LANSEEDD_SCALE_HEAP=FILE writes a heap profile of this moment.
+	if path := os.Getenv("LANSEEDD_SCALE_HEAP"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
 }
 
 // freePort returns a loopback address with a port free right now.
