@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -137,45 +136,36 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 type spanReader struct {
 	files      []File
 	sequential bool
-	cur        int
+	cur        *File // the file f is open on
 	f          *os.File
 }
 
 func (r *spanReader) readAt(b []byte, off int64) error {
-	i := sort.Search(len(r.files), func(i int) bool { return r.files[i].Offset+r.files[i].Length > off })
-	for len(b) > 0 {
-		if i >= len(r.files) {
-			return fmt.Errorf("read at %d: %w", off, io.ErrUnexpectedEOF)
+	return eachSpan(r.files, off, int64(len(b)), func(fl *File, fileOff, n int64) error {
+		f, err := r.open(fl)
+		if err != nil {
+			return err
 		}
-		fl := &r.files[i]
-		n := min(int64(len(b)), fl.Offset+fl.Length-off)
-		if n > 0 {
-			f, err := r.open(i)
-			if err != nil {
-				return err
+		if _, err := f.ReadAt(b[:n], fileOff); err != nil {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("read %s: %w", fl.Abs, ErrShrank)
 			}
-			if _, err := f.ReadAt(b[:n], off-fl.Offset); err != nil {
-				if errors.Is(err, io.EOF) {
-					return fmt.Errorf("read %s: %w", fl.Abs, ErrShrank)
-				}
-				return fmt.Errorf("read %s: %w", fl.Abs, err)
-			}
-			b, off = b[n:], off+n
+			return fmt.Errorf("read %s: %w", fl.Abs, err)
 		}
-		i++
-	}
-	return nil
+		b = b[n:]
+		return nil
+	})
 }
 
 // ErrShrank says a file is shorter than when it was scanned.
 var ErrShrank = errors.New("file is shorter than when it was scanned")
 
-func (r *spanReader) open(i int) (*os.File, error) {
-	if r.f != nil && r.cur == i {
+func (r *spanReader) open(fl *File) (*os.File, error) {
+	if r.f != nil && r.cur == fl {
 		return r.f, nil
 	}
 	r.close()
-	f, err := openRead(r.files[i].Abs)
+	f, err := openRead(fl.Abs)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +173,7 @@ func (r *spanReader) open(i int) (*os.File, error) {
 		// Advice only: a failure costs speed, not correctness.
 		_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	}
-	r.f, r.cur = f, i
+	r.f, r.cur = f, fl
 	return f, nil
 }
 
