@@ -92,9 +92,13 @@ func (c *client) seed(mi *metainfo.MetaInfo, l Layout) (metainfo.Hash, error) {
 	// One announce per tier, to its first URL, as BEP 12 has a client use
 	// one URL of a tier: our tracker serves HTTP and UDP from one swarm, and
 	// announcing twice doubles the client's per-torrent tracker state.
+	// spec.Trackers is mi's own announce-list: cut a copy, or the .torrent
+	// served and the magnet made from mi lose their other URLs (UDP).
+	firsts := make([][]string, len(spec.Trackers))
 	for i, tier := range spec.Trackers {
-		spec.Trackers[i] = tier[:min(len(tier), 1)]
+		firsts[i] = tier[:min(len(tier), 1):min(len(tier), 1)]
 	}
+	spec.Trackers = firsts
 	// anacrolix keeps each infohash's announce state per tracker for the
 	// client's lifetime: a torrent dropped (its file went missing) and added
 	// again announces nothing until an interval after its "stopped"
