@@ -243,6 +243,11 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		return nil
 	case err != nil:
 		s.unseed(row.FileID, metainfo.Hash{})
+		// Nothing serves or restores the .torrent of a row that is not
+		// ready, and its file is gone or changed: do not leave it behind.
+		if err := os.Remove(s.TorrentFile(row.FileID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove .torrent: %w", err)
+		}
 		res.State, res.Error = lanseedd.StateError, err.Error()
 		var watch *Layout
 		switch {
