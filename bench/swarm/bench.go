@@ -39,6 +39,21 @@ type bench struct {
 	hc *http.Client
 }
 
+// variant is lanseedd's scenario with the torrent as served (web seed and
+// peers) or without its web seed (peers only).
+type variant struct {
+	webSeed bool
+	solo    time.Duration
+	swarm   scenario
+}
+
+func (v variant) name() string {
+	if v.webSeed {
+		return "as served (web seed + peers)"
+	}
+	return "peers only (web seed stripped)"
+}
+
 // scenario is one way of delivering the file to the clients.
 type scenario struct {
 	// times[i] is client i's completion time, from its own start.
@@ -76,23 +91,27 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	defer stop()
-	if b.opts.solo {
-		b.logf("solo: one lanseedd client alone")
-		solo, err := b.swarm(ctx, b.clients()[:1], "solo", timeout)
-		if err != nil {
+	for _, webSeed := range b.opts.webSeeds {
+		v := variant{webSeed: webSeed}
+		if b.opts.solo {
+			b.logf("solo, %s: one lanseedd client alone", v.name())
+			solo, err := b.swarm(ctx, b.clients()[:1], "solo", webSeed, timeout)
+			if err != nil {
+				return nil, err
+			}
+			if solo.failed > 0 {
+				return nil, errors.New("the solo client did not finish: see the logs above")
+			}
+			v.solo = solo.times[0]
+			b.logf("solo: %s", v.solo.Round(time.Millisecond))
+		}
+		b.logf("scenario B, %s: %d clients download the torrent at once", v.name(), b.opts.clients)
+		if v.swarm, err = b.swarm(ctx, b.clients(), "swarm", webSeed, timeout); err != nil {
 			return nil, err
 		}
-		if solo.failed > 0 {
-			return nil, errors.New("the solo client did not finish: see the logs above")
-		}
-		rep.solo = solo.times[0]
-		b.logf("solo: %s", rep.solo.Round(time.Millisecond))
+		b.logf("lanseedd, %s: slowest client %s", v.name(), v.swarm.max().Round(time.Millisecond))
+		rep.variants = append(rep.variants, v)
 	}
-	b.logf("scenario B: %d clients download the torrent at once", b.opts.clients)
-	if rep.swarm, err = b.swarm(ctx, b.clients(), "swarm", timeout); err != nil {
-		return nil, err
-	}
-	b.logf("lanseedd: slowest client %s", rep.swarm.max().Round(time.Millisecond))
 	return rep, nil
 }
 
@@ -236,13 +255,13 @@ func (b *bench) startLanseedd(ctx context.Context) (stop func(), err error) {
 // swarm has the hosts download the file's torrent from lanseedd with
 // aria2c at once. Clients that finish keep seeding, as subscribers do,
 // until the last one is done; then all are stopped.
-func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, timeout time.Duration) (scenario, error) {
+func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, webSeed bool, timeout time.Duration) (scenario, error) {
 	before, err := b.server().Counters(ctx)
 	if err != nil {
 		return scenario{}, err
 	}
 	torrent := b.url(lanseeddHTTP, "/t/1.torrent")
-	if !b.opts.webSeed {
+	if !webSeed {
 		if torrent, err = b.torrentWithoutWebSeeds(torrent); err != nil {
 			return scenario{}, err
 		}
@@ -263,6 +282,10 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, ti
 	}()
 	for i, h := range hosts {
 		dir := filepath.Join(b.dir, name, strconv.Itoa(i))
+		if !webSeed {
+			dir = filepath.Join(b.dir, name+"-peers-only", strconv.Itoa(i))
+		}
+		os.RemoveAll(dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return scenario{}, err
 		}

@@ -38,7 +38,7 @@ type options struct {
 	workDir  string
 	check    bool
 	keep     bool
-	webSeed  bool
+	webSeeds []bool
 	debugLog bool
 	aria2BT  []string
 	solo     bool
@@ -81,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return nil
 	})
 	fs.BoolVar(&o.debugLog, "aria2-log", false, "BitTorrent clients write an info-level log (debug.log) in their work directory (with -keep)")
-	fs.BoolVar(&o.webSeed, "webseed", true, "give the clients the torrent as lanseedd serves it, with its web seed; false strips the web seed, so that only peers serve")
+	webSeed := fs.String("webseed", "both", "lanseedd's torrent as served, with its web seed (on), stripped of it so that only peers serve (off), or both one after the other")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs of every client and of lanseedd) and print its path")
 	fs.BoolVar(&o.check, "check", false, "exit 1 unless every client finished and lanseedd's slowest client beat HTTP's")
 	fs.BoolVar(&o.solo, "solo", true, "also time one lanseedd client alone")
@@ -91,6 +91,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch *webSeed {
+	case "on":
+		o.webSeeds = []bool{true}
+	case "off":
+		o.webSeeds = []bool{false}
+	case "both":
+		o.webSeeds = []bool{true, false}
+	default:
+		return o, fmt.Errorf("-webseed: want on, off or both, got %q", *webSeed)
 	}
 	var err error
 	if o.size, err = parseSize(*size); err != nil {
@@ -181,11 +191,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logf("chart written to %s", o.chart)
 	}
 	if o.check {
-		if rep.http.failed > 0 || rep.swarm.failed > 0 {
-			return fmt.Errorf("%w: %d HTTP and %d lanseedd clients did not finish", errCheck, rep.http.failed, rep.swarm.failed)
+		if rep.http.failed > 0 {
+			return fmt.Errorf("%w: %d HTTP clients did not finish", errCheck, rep.http.failed)
 		}
-		if rep.swarm.max() > rep.http.max() {
-			return fmt.Errorf("%w: lanseedd's slowest client took %s, HTTP's %s", errCheck, rep.swarm.max(), rep.http.max())
+		for _, v := range rep.variants {
+			if v.swarm.failed > 0 {
+				return fmt.Errorf("%w: %s: %d lanseedd clients did not finish", errCheck, v.name(), v.swarm.failed)
+			}
+			if v.swarm.max() > rep.http.max() {
+				return fmt.Errorf("%w: %s: lanseedd's slowest client took %s, HTTP's %s", errCheck, v.name(), v.swarm.max(), rep.http.max())
+			}
 		}
 	}
 	return nil
