@@ -332,8 +332,11 @@ func (s *swarmStore) flagChange(sw *swarm, was, now bool) {
 
 // selectPeers appends up to op.numWant peers other than the requester,
 // starting at a random place in each family so that every peer gets handed
-// out. A seeder is given only leechers.
+// out. A seeder is given only leechers, except on its "started" announce:
+// a client with a magnet link announces left=0 before it has the metadata,
+// which it can only fetch from a peer, often a seeder (aria2, Transmission).
 func selectPeers(v4 []uint64, v6 []peer6, op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) ([]byte, []byte, int, int) {
+	onlyLeechers := op.seeder && op.event != eventStarted
 	if !wantV6 {
 		v6 = nil
 	}
@@ -370,7 +373,7 @@ func selectPeers(v4 []uint64, v6 []peer6, op *announceOp, wantV4, wantV6 bool, o
 			if i++; i == len(v4) {
 				i = 0
 			}
-			if p&^0xffff == self || (op.seeder && p&seederFlag != 0) {
+			if p&^0xffff == self || (onlyLeechers && p&seederFlag != 0) {
 				continue
 			}
 			out4 = binary.BigEndian.AppendUint32(out4, uint32(p>>32))
@@ -392,7 +395,7 @@ func selectPeers(v4 []uint64, v6 []peer6, op *announceOp, wantV4, wantV6 bool, o
 			if i++; i == len(v6) {
 				i = 0
 			}
-			if (!is4 && p.addrPort == self) || (op.seeder && p.flags&seederFlag != 0) {
+			if (!is4 && p.addrPort == self) || (onlyLeechers && p.flags&seederFlag != 0) {
 				continue
 			}
 			out6 = append(out6, p.addrPort[:]...)

@@ -360,3 +360,28 @@ func TestConcurrentAnnounces(t *testing.T) {
 		t.Fatalf("after expiry %+v", s)
 	}
 }
+
+// TestMagnetClientGetsSeeders: a client with only a magnet link announces
+// left=0, as a seeder, before it has the metadata; on that "started"
+// announce it is given the seeders, later seeders get only leechers.
+func TestMagnetClientGetsSeeders(t *testing.T) {
+	tr := newTestTracker(t, nil)
+	ih := hashN(7)
+	seed := announceOp{infohash: ih, addr: netip.MustParseAddrPort("10.0.0.1:6881"), seeder: true, event: eventStarted}
+	if _, _, _, err := tr.announce(&seed, true, true, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		event uint8
+		want  int
+	}{{eventStarted, 1}, {eventNone, 0}} {
+		op := announceOp{infohash: ih, addr: netip.MustParseAddrPort("10.0.0.2:6881"), seeder: true, event: c.event, numWant: 50}
+		_, p4, _, err := tr.announce(&op, true, true, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(p4) / 6; got != c.want {
+			t.Errorf("event %v: %d peers back, want %d", c.event, got, c.want)
+		}
+	}
+}
