@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +32,13 @@ func chromium(tb testing.TB, args ...string) []byte {
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir=" + tb.TempDir()}
-	out, err := exec.CommandContext(ctx, bin, append(base, args...)...).Output()
+	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	// Chromium's helper processes inherit the output pipe: on timeout kill
+	// them all, and stop waiting for the pipe soon after.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
 	if err != nil {
 		tb.Fatalf("chromium %v: %v", args, err)
 	}
