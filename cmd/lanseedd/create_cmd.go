@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/web"
 	"golang.org/x/term"
 )
 
@@ -116,8 +117,8 @@ func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	info, _ := mi.UnmarshalInfo()
 	d := time.Since(start)
 	msg := fmt.Sprintf("%s  %s  %d pieces of %s, %s in %s (%s/s)\n",
-		mi.HashInfoBytes().HexString(), *out, info.NumPieces(), size(info.PieceLength),
-		size(info.TotalLength()), d.Round(time.Millisecond), size(int64(float64(info.TotalLength())/max(d.Seconds(), 1e-9))))
+		mi.HashInfoBytes().HexString(), *out, info.NumPieces(), web.FormatBytes(info.PieceLength),
+		web.FormatBytes(info.TotalLength()), d.Round(time.Millisecond), web.FormatBytes(int64(float64(info.TotalLength())/max(d.Seconds(), 1e-9))))
 	if *out == "-" {
 		fmt.Fprint(stderr, msg)
 	} else {
@@ -158,7 +159,7 @@ func (p *progressBar) update(done, total int64) {
 	n := int(done * width / total)
 	rate := float64(done) / max(now.Sub(p.start).Seconds(), 1e-9)
 	fmt.Fprintf(p.w, "\r[%s%s] %3d%%  %s / %s  %s/s ", strings.Repeat("#", n), strings.Repeat(" ", width-n),
-		done*100/total, size(done), size(total), size(int64(rate)))
+		done*100/total, web.FormatBytes(done), web.FormatBytes(total), web.FormatBytes(int64(rate)))
 }
 
 func (p *progressBar) done() {
@@ -169,16 +170,3 @@ func (p *progressBar) done() {
 	}
 }
 
-// size formats a byte count with binary units.
-func size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/web"
 )
 
 // runVerify re-hashes ready rows on demand and sends those whose content
@@ -87,7 +88,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	d := time.Since(start)
-	fmt.Fprintf(stderr, "verified %d rows, %s in %s\n", len(rows), size(hashed), d.Round(time.Millisecond))
+	fmt.Fprintf(stderr, "verified %d rows, %s in %s\n", len(rows), web.FormatBytes(hashed), d.Round(time.Millisecond))
 	if changed > 0 {
 		if *dryRun {
 			return fmt.Errorf("verify: %d rows changed", changed)
