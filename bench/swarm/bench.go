@@ -79,12 +79,14 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		timeout = 3*expected + time.Minute
 	}
 
-	b.logf("scenario A: %d clients fetch the file over plain HTTP at once (about %s)", b.opts.clients, expected.Round(time.Second))
 	var err error
-	if rep.http, err = b.plainHTTP(ctx, timeout); err != nil {
-		return nil, err
+	if b.opts.httpRun {
+		b.logf("scenario A: %d clients fetch the file over plain HTTP at once (about %s)", b.opts.clients, expected.Round(time.Second))
+		if rep.http, err = b.plainHTTP(ctx, timeout); err != nil {
+			return nil, err
+		}
+		b.logf("HTTP: slowest client %s", rep.http.max().Round(time.Millisecond))
 	}
-	b.logf("HTTP: slowest client %s", rep.http.max().Round(time.Millisecond))
 
 	stop, err := b.startLanseedd(ctx)
 	if err != nil {

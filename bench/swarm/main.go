@@ -42,6 +42,7 @@ type options struct {
 	debugLog bool
 	aria2BT  []string
 	solo     bool
+	httpRun  bool
 	timeout  time.Duration
 }
 
@@ -85,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs of every client and of lanseedd) and print its path")
 	fs.BoolVar(&o.check, "check", false, "exit 1 unless every client finished and lanseedd's slowest client beat HTTP's")
 	fs.BoolVar(&o.solo, "solo", true, "also time one lanseedd client alone")
+	fs.BoolVar(&o.httpRun, "http", true, "run the plain HTTP scenario (false: lanseedd only, for tuning; -check then fails)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "give up a scenario after this long (default: 3× HTTP's expected time + 1m)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -191,6 +193,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logf("chart written to %s", o.chart)
 	}
 	if o.check {
+		if !o.httpRun {
+			return fmt.Errorf("%w: -check needs the HTTP scenario", errCheck)
+		}
 		if rep.http.failed > 0 {
 			return fmt.Errorf("%w: %d HTTP clients did not finish", errCheck, rep.http.failed)
 		}

@@ -69,11 +69,15 @@ func (r *report) print(w io.Writer) {
 			solo = sec(v.solo)
 			soloRatio = fmt.Sprintf("%.2f", v.swarm.max().Seconds()/r.solo().Seconds())
 		}
-		fmt.Fprintf(w, "| %d | %s, delay %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s | %s |\n",
+		httpP50, httpMax, ratio, httpTx := "-", "-", "-", "-"
+		if r.opts.httpRun {
+			httpP50, httpMax, httpTx = sec(r.http.p50()), sec(r.http.max()), copies(r.http.serverTx)
+			ratio = fmt.Sprintf("%.1f", r.http.max().Seconds()/v.swarm.max().Seconds())
+		}
+		fmt.Fprintf(w, "| %d | %s, delay %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.opts.clients, r.opts.rate, orNone(r.opts.delay), humanSize(r.opts.size),
-			sec(r.http.p50()), sec(r.http.max()), v.name(), sec(v.swarm.p50()), sec(v.swarm.max()), solo,
-			r.http.max().Seconds()/v.swarm.max().Seconds(), soloRatio,
-			copies(r.http.serverTx), copies(v.swarm.serverTx))
+			httpP50, httpMax, v.name(), sec(v.swarm.p50()), sec(v.swarm.max()), solo,
+			ratio, soloRatio, httpTx, copies(v.swarm.serverTx))
 	}
 	if r.http.failed > 0 {
 		fmt.Fprintf(w, "\n%d HTTP clients did not finish.\n", r.http.failed)
@@ -110,7 +114,10 @@ func (r *report) chart(path string) error {
 		color color.Color
 		shape draw.GlyphDrawer
 	}
-	all := []series{{"plain HTTP from the server", r.http, color.RGBA{R: 200, G: 60, B: 40, A: 255}, draw.CircleGlyph{}}}
+	var all []series
+	if r.opts.httpRun {
+		all = append(all, series{"plain HTTP from the server", r.http, color.RGBA{R: 200, G: 60, B: 40, A: 255}, draw.CircleGlyph{}})
+	}
 	slowest := r.http.max()
 	for _, v := range r.variants {
 		sr := series{"lanseedd, " + v.name(), v.swarm, color.RGBA{R: 30, G: 110, B: 200, A: 255}, draw.TriangleGlyph{}}
