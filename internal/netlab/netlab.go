@@ -41,9 +41,9 @@ type Config struct {
 	// address + i + 1. Zero means 10.77.0.0/24.
 	Subnet netip.Prefix
 	// Prefix starts the name of every namespace the lab creates. Empty
-	// means "lsd-<pid>-", which lets New remove what a dead process left
-	// behind (see RemoveStale). Two labs alive at once need different
-	// prefixes.
+	// means "lsd-<pid>-<n>-", unique to the lab, which lets New remove what
+	// a dead process left behind (see RemoveStale). Labs alive at once
+	// need different prefixes.
 	Prefix string
 }
 
@@ -89,7 +89,7 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 		return nil, fmt.Errorf("netlab: Subnet %s is too small for %d hosts", cfg.Subnet, cfg.Hosts)
 	}
 	if cfg.Prefix == "" {
-		cfg.Prefix = fmt.Sprintf("%s%d-", stalePrefix, os.Getpid())
+		cfg.Prefix = uniqueName("")
 		RemoveStale(ctx)
 	}
 	if err := Available(ctx); err != nil {
@@ -258,7 +258,7 @@ func Available(ctx context.Context) error {
 	if _, err := exec.LookPath("tc"); err != nil {
 		return errors.New("netlab: needs ip and tc from iproute2")
 	}
-	ns := fmt.Sprintf("%s%d-probe", stalePrefix, os.Getpid())
+	ns := uniqueName("probe")
 	defer removeNS(ns)
 	if err := run(ctx, "ip", "netns", "add", ns); err != nil {
 		return fmt.Errorf("netlab: network namespaces not permitted: %w", err)
@@ -269,7 +269,7 @@ func Available(ctx context.Context) error {
 // DelaySupported reports whether the kernel has the netem qdisc, which
 // Config.Delay needs.
 func DelaySupported(ctx context.Context) bool {
-	ns := fmt.Sprintf("%s%d-netem", stalePrefix, os.Getpid())
+	ns := uniqueName("netem")
 	defer removeNS(ns)
 	if run(ctx, "ip", "netns", "add", ns) != nil {
 		return false

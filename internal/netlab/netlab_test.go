@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +209,19 @@ func TestLabCloseRemovesAll(t *testing.T) {
 	}
 	if strings.Contains(string(out), "lsd-closetest-") {
 		t.Fatalf("namespaces left after Close:\n%s", out)
+	}
+}
+
+// TestLabsAtOnce builds labs in parallel in one process: the default names
+// must not collide.
+func TestLabsAtOnce(t *testing.T) {
+	needLab(t)
+	for i := range 3 {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			t.Parallel()
+			l := newLab(t, Config{Hosts: 2})
+			echo(t, l.Host(0), l.Host(1))
+		})
 	}
 }
 

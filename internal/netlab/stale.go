@@ -3,10 +3,12 @@ package netlab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -16,6 +18,14 @@ import (
 const stalePrefix = "lsd-"
 
 var staleName = regexp.MustCompile(`^` + stalePrefix + `(\d+)-`)
+
+var names atomic.Int64
+
+// uniqueName returns "lsd-<pid>-<n>-" followed by suffix, a name no other
+// lab or probe of any live process uses.
+func uniqueName(suffix string) string {
+	return fmt.Sprintf("%s%d-%d-%s", stalePrefix, os.Getpid(), names.Add(1), suffix)
+}
 
 // RemoveStale removes the namespaces with default names whose creating
 // process is gone (a run killed before its Close), with the processes
