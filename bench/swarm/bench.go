@@ -181,9 +181,12 @@ func (b *bench) plainHTTP(ctx context.Context, timeout time.Duration) (scenario,
 // in the server's namespace until the file is ready. stop ends it.
 func (b *bench) startLanseedd(ctx context.Context) (stop func(), err error) {
 	state := filepath.Join(b.dir, "state")
-	conf := filepath.Join(b.dir, "lanseedd.yml")
-	if err := os.WriteFile(conf, []byte("# defaults and flags only\n"), 0o644); err != nil {
-		return nil, err
+	conf := b.opts.config
+	if conf == "" {
+		conf = filepath.Join(b.dir, "lanseedd.yml")
+		if err := os.WriteFile(conf, []byte("# defaults and flags only\n"), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	common := []string{"-config", conf, "-state", state, "-content", b.content}
 	add := exec.CommandContext(ctx, b.bin, append(append([]string{"files", "add"}, common...), b.fileName)...)

@@ -35,6 +35,7 @@ type options struct {
 	subnet   string
 	chart    string
 	lanseedd string
+	config   string
 	workDir  string
 	check    bool
 	keep     bool
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.subnet, "subnet", netlab.DefaultSubnet.String(), "the LAN's IPv4 subnet")
 	fs.StringVar(&o.chart, "chart", "swarm.png", "PNG chart of every client's completion time (empty: none)")
 	fs.StringVar(&o.lanseedd, "lanseedd", "", "lanseedd binary to run (default: go build ./cmd/lanseedd)")
+	fs.StringVar(&o.config, "lanseedd-config", "", "config file for lanseedd run (default: none, only the flags the benchmark sets)")
 	fs.StringVar(&o.workDir, "dir", "", "work directory, removed at the end (default: a new one in /dev/shm, or the temporary directory)")
 	fs.Func("aria2-bt", "extra aria2c option for the BitTorrent clients, e.g. --bt-max-peers=10 (repeatable)", func(v string) error {
 		o.aria2BT = append(o.aria2BT, v)
