@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -174,13 +175,34 @@ func (d *daemon) startErr() error {
 		select {
 		case <-exited:
 			d.cmd = nil
-			d.dumpLog()
-			return fmt.Errorf("lanseedd exited at start: %v", cmd.ProcessState)
+			return fmt.Errorf("lanseedd exited at start: %v: %s", cmd.ProcessState, d.lastLine())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("lanseedd does not answer on %s: %v", d.adminURL(), err)
 		}
+	}
+}
+
+// lastLine is the daemon log's last line.
+func (d *daemon) lastLine() string {
+	b, _ := os.ReadFile(d.logPath)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+// supervise starts the daemon as systemd's Restart=on-failure does: a
+// start that fails (the catalog's server is down) is tried again, every
+// second here, until it succeeds or a minute has passed. It returns how
+// many starts failed.
+func (d *daemon) supervise() (int, error) {
+	deadline := time.Now().Add(time.Minute)
+	for failed := 0; ; failed++ {
+		err := d.startErr()
+		if err == nil || time.Now().After(deadline) {
+			return failed, err
+		}
+		time.Sleep(time.Second)
 	}
 }
 
@@ -226,13 +248,22 @@ func (d *daemon) signal(sig syscall.Signal) {
 	d.cmd = nil
 }
 
-// dumpLog writes the end of the daemon's log to the test log.
+// dumpLog writes the daemon's log since its last start to the test log,
+// and keeps the whole log in $LANSEEDD_ARTIFACTS if set.
 func (d *daemon) dumpLog() {
 	b, _ := os.ReadFile(d.logPath)
-	if len(b) > 20000 {
-		b = b[len(b)-20000:]
+	if dir := os.Getenv("LANSEEDD_ARTIFACTS"); dir != "" {
+		os.MkdirAll(dir, 0o755)
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(d.t.Name()) + ".lanseedd.log"
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
 	}
-	d.t.Logf("lanseedd log (%s), last lines:\n%s", d.logPath, b)
+	if i := bytes.LastIndex(b, []byte("=== start ")); i >= 0 {
+		b = b[i:]
+	}
+	if len(b) > 20000 {
+		b = append([]byte("…"), b[len(b)-20000:]...)
+	}
+	d.t.Logf("lanseedd log (%s) since its last start:\n%s", d.logPath, b)
 }
 
 func (d *daemon) httpURL() string {
