@@ -20,6 +20,12 @@ type Config struct {
 	BaseURL string `yaml:"base_url"`
 	// FeedItems is how many torrents the RSS feed lists.
 	FeedItems int `yaml:"feed_items"`
+	// WebSeedAlways serves a torrent's web seed even while the seeder seeds
+	// it. By default the web seed stands in only for a torrent the seeder
+	// does not seed (stopped, or the file being rehashed): clients that
+	// download from it while peers are there take the server's uplink
+	// copy by copy, which is what BitTorrent is here to avoid.
+	WebSeedAlways bool `yaml:"web_seed_always"`
 	// Version is shown on the status page.
 	Version string `yaml:"-"`
 }

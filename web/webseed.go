@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"os"
@@ -36,6 +37,17 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 	row, ok := p.lookup(w, r, strconv.FormatInt(id, 10))
 	if !ok || refuseUnready(w, row) {
 		return
+	}
+	if !p.cfg.WebSeedAlways {
+		var ih [20]byte
+		if _, err := hex.Decode(ih[:], []byte(row.InfoHash)); err == nil {
+			if _, seeding := p.seeder.TorrentStats(ih); seeding {
+				w.Header().Set("Retry-After", "300")
+				http.Error(w, "this torrent is served by its peers; the web seed stands in when the seeder is away",
+					http.StatusServiceUnavailable)
+				return
+			}
+		}
 	}
 	mi, err := metainfo.LoadFromFile(p.seeder.TorrentFile(row.FileID))
 	if err != nil {

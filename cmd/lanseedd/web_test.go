@@ -51,7 +51,7 @@ func TestPublicEndpoints(t *testing.T) {
 	writeRandom(t, filepath.Join(content, "secret.bin"), 10)
 	snapshot.Guard(t, content)
 
-	d := startDaemon(t, content)
+	d := startDaemon(t, content, func(c *Config) { c.HTTP.WebSeedAlways = true })
 	id := d.exec(t, "INSERT INTO files(path) VALUES (?)", name)
 	dirID := d.exec(t, "INSERT INTO files(path) VALUES (?)", "Series")
 	missingID := d.exec(t, "INSERT INTO files(path) VALUES (?)", "nope.bin")
@@ -243,7 +243,15 @@ func TestWebSeedAlone(t *testing.T) {
 	id := d.exec(t, "INSERT INTO files(path) VALUES (?)", name)
 	d.waitState(t, id, lanseedd.StateReady)
 	mi := d.fetchTorrent(t, id)
+	// While the seeder seeds, the web seed leaves the download to the swarm.
+	ws := web.WebSeedURL(d.HTTPURL(), id) + url.PathEscape(name)
+	if resp, _ := getWith(t, ws, nil); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("web seed while seeding: %s, want 503 with Retry-After", resp.Status)
+	}
 	d.Seeder.Close() // no BitTorrent peer at all from here on
+	if resp, body := getWith(t, ws, nil); resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
+		t.Errorf("web seed with the seeder stopped: %s", resp.Status)
+	}
 
 	t.Run("anacrolix", func(t *testing.T) {
 		got := downloadWith(t, mi, func(cfg *torrent.ClientConfig) { cfg.DisableTrackers = true })
