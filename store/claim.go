@@ -2,8 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/lanseedd/lanseedd"
 )
@@ -15,6 +20,9 @@ import (
 // out unrenewed. Work may return rows this daemon already works on; the
 // caller skips those.
 func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
+	if !s.deadReleased.Load() && s.releaseDead(ctx) == nil {
+		s.deadReleased.Store(true)
+	}
 	candidates, err := s.queryClaimRows(ctx, `SELECT `+rowColumns+`, claimed_by FROM lanseedd_torrents
 		WHERE state IN ('pending', 'deleted')
 		  AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < `+s.d.now+`)
@@ -95,4 +103,52 @@ func (s *Store) releaseAll(ctx context.Context) {
 	}
 	s.exec(ctx, `UPDATE lanseedd_torrents SET claimed_by = NULL, claimed_until = NULL
 		WHERE claimed_by = ?`, s.owner)
+}
+
+// releaseDead gives up the claims of daemons on this host whose process is
+// gone: a daemon killed and started again takes its rows back at once
+// instead of after the lease.
+func (s *Store) releaseDead(ctx context.Context) error {
+	host, _, _ := strings.Cut(s.owner, "/")
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT DISTINCT claimed_by FROM lanseedd_torrents
+		WHERE claimed_by LIKE ?`), host+"/%")
+	if err != nil {
+		return fmt.Errorf("read claims: %w", err)
+	}
+	var dead []string
+	for rows.Next() {
+		var owner string
+		if err := rows.Scan(&owner); err != nil {
+			rows.Close()
+			return err
+		}
+		parts := strings.Split(owner, "/")
+		pid, err := strconv.Atoi(parts[min(1, len(parts)-1)])
+		if owner != s.owner && len(parts) == 3 && err == nil && !processAlive(pid) {
+			dead = append(dead, owner)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, owner := range dead {
+		if _, err := s.exec(ctx, `UPDATE lanseedd_torrents SET claimed_by = NULL, claimed_until = NULL
+			WHERE claimed_by = ?`, owner); err != nil {
+			return fmt.Errorf("release claims of %s: %w", owner, err)
+		}
+		s.log.Info("released the claims of a daemon that is gone", "owner", owner)
+	}
+	return nil
+}
+
+// processAlive reports whether a process of this host runs; when it cannot
+// tell, it says yes.
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return !errors.Is(err, os.ErrProcessDone) && !errors.Is(err, syscall.ESRCH)
 }

@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -139,6 +141,40 @@ func TestClaimLeaseAndRelease(t *testing.T) {
 		rows, err := a.Work(ctx, 10)
 		if err != nil || len(rows) != 1 || rows[0].Path != "again" {
 			t.Errorf("holder's next Work = %+v, %v; want the row at its new path", rows, err)
+		}
+	})
+}
+
+// TestDeadDaemonsClaimsReleased: a daemon killed on this host (its process
+// gone) leaves claims that the next daemon on the host takes back at once,
+// not after the lease.
+func TestDeadDaemonsClaimsReleased(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b dbtest.Backend) {
+		ctx := context.Background()
+		a := newCatalog(t, b, plain)
+		id := a.insert(t, plain, "1.bin")
+		host, _ := os.Hostname()
+		// A pid above the kernel's maximum names no process; a live pid
+		// (ours) keeps its claims.
+		for _, c := range []struct {
+			owner string
+			want  int
+		}{{host + "/" + strconv.Itoa(os.Getpid()) + "/aaaa", 0}, {host + "/99999999/bbbb", 1}} {
+			until := any(time.Now().Add(time.Hour).UTC())
+			if b.Name == "sqlite" {
+				until = time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+			}
+			a.mustExec(t, "UPDATE lanseedd_torrents SET claimed_by = ?, claimed_until = ? WHERE file_id = ?",
+				c.owner, until, id)
+			next := openCatalog(t, a.dsn, plain)
+			rows, err := next.Work(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != c.want {
+				t.Errorf("claims of %s: the next daemon got %d rows, want %d", c.owner, len(rows), c.want)
+			}
+			next.Close()
 		}
 	})
 }

@@ -34,6 +34,8 @@ type Store struct {
 	created bool
 	// owner names this process in the claims it takes on rows.
 	owner string
+	// deadReleased: the claims of this host's dead daemons were released.
+	deadReleased atomic.Bool
 	// down is set while the watcher cannot reach the database, so that an
 	// outage is logged once.
 	down        atomic.Bool
