@@ -337,7 +337,16 @@ func (w *watcher) flush(ctx context.Context) int {
 		}
 		if err := w.requeue(ctx, r.fileID, reason); err != nil {
 			if ctx.Err() == nil {
-				w.log.Warn("requeue failed; retried at the next event or rescan", "file_id", r.fileID, "err", err)
+				// The catalog is away: look again shortly, or the change
+				// would wait for the next event or rescan.
+				w.log.Warn("requeue failed; retried", "file_id", r.fileID, "in", requeueRetry, "err", err)
+				id := r.fileID
+				time.AfterFunc(requeueRetry, func() {
+					w.mu.Lock()
+					defer w.mu.Unlock()
+					w.dirty[id] = true
+					w.armLocked()
+				})
 			}
 			continue
 		}
@@ -353,6 +362,9 @@ func (w *watcher) flush(ctx context.Context) int {
 }
 
 const stillMissing = "still missing"
+
+// requeueRetry is how soon a requeue the catalog refused is tried again.
+const requeueRetry = 2 * time.Second
 
 // check says why row r must be redone, or "" if nothing changed.
 func (w *watcher) check(r watchedRow) string {
