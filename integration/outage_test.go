@@ -103,7 +103,9 @@ func TestOutage(t *testing.T) {
 			if !w.d.running() {
 				t.Fatal("lanseedd died during the outage")
 			}
-			if err := srv.startWait(ctx); err != nil {
+			sctx, scancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer scancel()
+			if err := srv.startWait(sctx); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("%s back after %.1fs", srv.name, time.Since(down).Seconds())
