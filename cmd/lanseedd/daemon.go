@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -298,6 +299,7 @@ func (m *Main) Reload(ctx context.Context, next Config) {
 			old.Seeder.StateDir != next.Seeder.StateDir || old.Seeder.PeerPort != next.Seeder.PeerPort},
 		{"http.listen, http.public_url", old.HTTP.Listen != next.HTTP.Listen || old.HTTP.PublicURL != next.HTTP.PublicURL},
 		{"tracker.listen", old.Tracker.Listen != next.Tracker.Listen},
+		{"tracker (intervals, limits, catalog_only)", !reflect.DeepEqual(old.Tracker.Config, next.Tracker.Config)},
 		{"admin.listen", old.Admin.Listen != next.Admin.Listen},
 		{"log.format", old.Log.Format != next.Log.Format},
 	} {
