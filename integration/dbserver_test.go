@@ -134,9 +134,13 @@ func (s dbServer) startWait(ctx context.Context) error {
 // site's connection.
 func (s dbServer) catalog(t *testing.T) (string, *sql.DB) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Another suite may be restarting the server: give it a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if !s.up(ctx) {
+	for !s.up(ctx) && ctx.Err() == nil {
+		time.Sleep(500 * time.Millisecond)
+	}
+	if !s.up(context.Background()) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is not running", s.name)
 		}
