@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
 
 // TestOutage stops the catalog's database server for a while
@@ -24,7 +25,7 @@ import (
 //
 //	LANSEEDD_OUTAGE_SECONDS=60 go test -tags integration -run Outage -v ./integration/
 func TestOutage(t *testing.T) {
-	aria2c := requireTool(t, "aria2c")
+	aria2c := testenv.RequireTool(t, "aria2c")
 	outage := time.Duration(envInt("LANSEEDD_OUTAGE_SECONDS", 10)) * time.Second
 	for _, srv := range dbServers {
 		t.Run(srv.name, func(t *testing.T) {
@@ -124,18 +125,4 @@ func TestOutage(t *testing.T) {
 			}
 		})
 	}
-}
-
-// requireTool returns the path of a program the test needs. Under CI a
-// missing program fails the test; elsewhere it skips it.
-func requireTool(tb testing.TB, name string) string {
-	tb.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("%s is not installed (.ci/run installs it): %v", name, err)
-		}
-		tb.Skipf("%s is not installed: %v", name, err)
-	}
-	return path
 }

@@ -11,20 +11,14 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
 
 // needMktorrent returns mktorrent's path; without it the test is skipped,
 // or fails on CI (CI set), where it must be installed.
 func needMktorrent(tb testing.TB) string {
 	tb.Helper()
-	p, err := exec.LookPath("mktorrent")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatal("mktorrent is not installed; CI needs the Debian package mktorrent")
-		}
-		tb.Skip("mktorrent is not installed (Debian package mktorrent)")
-	}
-	return p
+	return testenv.RequireTool(tb, "mktorrent")
 }
 
 func TestCreateMatchesMktorrent(t *testing.T) {

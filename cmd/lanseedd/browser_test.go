@@ -12,6 +12,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
 
 // chromium runs headless Chromium with the flags this closed network needs.
@@ -25,7 +26,7 @@ func chromium(tb testing.TB, args ...string) []byte {
 		}
 	}
 	if bin == "" {
-		bin = requireTool(tb, "chromium")
+		bin = testenv.RequireTool(tb, "chromium")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -11,26 +11,13 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
-
-// requireTool returns the path of a program the test needs. Under CI a
-// missing program fails the test; elsewhere it skips it.
-func requireTool(tb testing.TB, name string) string {
-	tb.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("%s is not installed (.ci/run installs it): %v", name, err)
-		}
-		tb.Skipf("%s is not installed: %v", name, err)
-	}
-	return path
-}
 
 // TestAria2Download is the README's promise: aria2c downloads a catalog
 // file from the running daemon given only the .torrent URL.
 func TestAria2Download(t *testing.T) {
-	aria2c := requireTool(t, "aria2c")
+	aria2c := testenv.RequireTool(t, "aria2c")
 	content := t.TempDir()
 	name := "Фильм с пробелами 02.bin"
 	data := writeRandom(t, filepath.Join(content, name), 2<<20+4321)

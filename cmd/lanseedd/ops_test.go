@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/web"
 )
 
@@ -33,7 +34,7 @@ func TestExampleConfig(t *testing.T) {
 
 // TestSystemdUnit runs systemd-analyze verify on the shipped unit.
 func TestSystemdUnit(t *testing.T) {
-	analyze := requireTool(t, "systemd-analyze")
+	analyze := testenv.RequireTool(t, "systemd-analyze")
 	unit, err := os.ReadFile("../../contrib/systemd/lanseedd.service")
 	if err != nil {
 		t.Fatal(err)

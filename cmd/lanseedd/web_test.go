@@ -18,6 +18,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/web"
 )
 
@@ -260,7 +261,7 @@ func TestWebSeedAlone(t *testing.T) {
 		}
 	})
 	t.Run("aria2c", func(t *testing.T) {
-		aria2c := requireTool(t, "aria2c")
+		aria2c := testenv.RequireTool(t, "aria2c")
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
