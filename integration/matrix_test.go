@@ -90,7 +90,7 @@ func TestClients(t *testing.T) {
 	// By default lanseedd's web seed stands in only for torrents its seeder
 	// does not seed; the matrix asks each client's BEP 19 support with the
 	// seeder running (a torrent listing no tracker), so it serves always.
-	d := startDaemon(t, daemonConfig{Content: content, Host: hostOf(0), YAML: "http:\n  web_seed_always: true\n"})
+	d := startDaemon(t, daemonConfig{Content: content, Host: hostOf(0), YAML: "http:\n  web_seed_mode: always\n"})
 	site := openCatalog(t, d.cfg.Catalog)
 	var names []string
 	for _, tc := range cases {

@@ -36,14 +36,16 @@ type Admin struct {
 	cat     Catalog
 	seeder  Seeder
 	tracker Tracker
+	webSeed interface{ WebSeedStats() WebSeedStats }
 	log     *slog.Logger
 	started time.Time
 	mux     *http.ServeMux
 }
 
-// NewAdmin returns the admin handler.
-func NewAdmin(cfg Config, cat Catalog, seeder Seeder, tr Tracker, logger *slog.Logger) *Admin {
-	a := &Admin{cfg: cfg, cat: cat, seeder: seeder, tracker: tr, log: logger, started: time.Now(), mux: http.NewServeMux()}
+// NewAdmin returns the admin handler; pub is the public handler whose web
+// seed it reports.
+func NewAdmin(cfg Config, cat Catalog, seeder Seeder, tr Tracker, pub *Public, logger *slog.Logger) *Admin {
+	a := &Admin{cfg: cfg, cat: cat, seeder: seeder, tracker: tr, webSeed: pub, log: logger, started: time.Now(), mux: http.NewServeMux()}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&collector{a: a})
@@ -67,6 +69,7 @@ type Stats struct {
 	Rows          map[lanseedd.State]int64 `json:"rows"`
 	Seeder        lanseedd.SeederStats     `json:"seeder"`
 	Tracker       tracker.Stats            `json:"tracker"`
+	WebSeed       WebSeedStats             `json:"web_seed"`
 	// OldestPendingSeconds is how long the longest-waiting row has waited.
 	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
 }
@@ -74,7 +77,7 @@ type Stats struct {
 func (a *Admin) stats(ctx context.Context) (Stats, error) {
 	s := Stats{
 		Version: a.cfg.Version, Started: a.started, UptimeSeconds: time.Since(a.started).Seconds(),
-		Seeder: a.seeder.Stats(), Tracker: a.tracker.Stats(),
+		Seeder: a.seeder.Stats(), Tracker: a.tracker.Stats(), WebSeed: a.webSeed.WebSeedStats(),
 	}
 	var err error
 	if s.Rows, err = a.cat.Counts(ctx); err != nil {

@@ -27,11 +27,14 @@ var (
 	descRefused       = prometheus.NewDesc("lanseedd_tracker_refused_total", "Announces refused because a limit was hit.", nil, nil)
 	descSwarms        = prometheus.NewDesc("lanseedd_tracker_swarms", "Swarms held by the tracker.", nil, nil)
 	descPeers         = prometheus.NewDesc("lanseedd_tracker_peers", "Peers held by the tracker, by kind.", []string{"kind"}, nil)
+	descWebSeedReqs   = prometheus.NewDesc("lanseedd_webseed_requests_total", "Web seed requests, by answer: served (content sent) or stood_down (refused while the seeder seeds).", []string{"answer"}, nil)
+	descWebSeedBytes  = prometheus.NewDesc("lanseedd_webseed_bytes_total", "Bytes of content sent by the web seed.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRows, descQueue, descLag, descCatalogUp, descHashedBytes, descHashSeconds,
-		descTorrents, descPeerConns, descUploaded, descAnnounces, descScrapes, descTrackerErrors, descRefused, descSwarms, descPeers} {
+		descTorrents, descPeerConns, descUploaded, descAnnounces, descScrapes, descTrackerErrors, descRefused, descSwarms, descPeers,
+		descWebSeedReqs, descWebSeedBytes} {
 		ch <- d
 	}
 }
@@ -72,4 +75,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descSwarms, float64(tr.Swarms))
 	gauge(descPeers, float64(tr.Seeders), "seeder")
 	gauge(descPeers, float64(tr.Leechers), "leecher")
+	ws := c.a.webSeed.WebSeedStats()
+	counter(descWebSeedReqs, float64(ws.Served), "served")
+	counter(descWebSeedReqs, float64(ws.StoodDown), "stood_down")
+	counter(descWebSeedBytes, float64(ws.Bytes))
 }

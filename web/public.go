@@ -1,15 +1,20 @@
 package web
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 )
 
@@ -20,20 +25,42 @@ type Config struct {
 	BaseURL string `yaml:"base_url"`
 	// FeedItems is how many torrents the RSS feed lists.
 	FeedItems int `yaml:"feed_items"`
-	// WebSeedAlways serves a torrent's web seed even while the seeder seeds
-	// it. By default the web seed stands in only for a torrent the seeder
-	// does not seed (stopped, or the file being rehashed): clients that
-	// download from it while peers are there take the server's uplink
-	// copy by copy, which is what BitTorrent is here to avoid.
-	WebSeedAlways bool `yaml:"web_seed_always"`
+	// WebSeedMode says when lanseedd's own web seed (/ws/…) is listed in
+	// the torrents served and when it answers: WebSeedStandIn (the
+	// default), WebSeedAlways or WebSeedOff.
+	WebSeedMode string `yaml:"web_seed_mode"`
 	// Version is shown on the status page.
 	Version string `yaml:"-"`
 }
+
+// Modes of lanseedd's own web seed.
+const (
+	// WebSeedStandIn lists the web seed in a torrent, and serves it, only
+	// while the seeder does not seed that torrent (its file being
+	// rehashed, the seeder stopped or still restoring). While the seeder
+	// seeds, clients share with each other instead of each taking a copy
+	// from the server, and the served torrent leaves the web seed out:
+	// aria2 picks pieces in one fixed order (from the end of the file
+	// backwards, the same for every client) for the whole download of a
+	// torrent that lists any web seed, and the clients then have little
+	// to exchange.
+	WebSeedStandIn = "standin"
+	// WebSeedAlways lists the web seed in every torrent and serves it
+	// always, alongside the seeder.
+	WebSeedAlways = "always"
+	// WebSeedOff never lists nor serves it.
+	WebSeedOff = "off"
+)
 
 // Validate reports the first invalid field, naming its key.
 func (c Config) Validate() error {
 	if c.FeedItems < 1 || c.FeedItems > 10000 {
 		return fmt.Errorf("http.feed_items: must be 1..10000, got %d", c.FeedItems)
+	}
+	switch c.WebSeedMode {
+	case WebSeedStandIn, WebSeedAlways, WebSeedOff:
+	default:
+		return fmt.Errorf("http.web_seed_mode: want %s, %s or %s, got %q", WebSeedStandIn, WebSeedAlways, WebSeedOff, c.WebSeedMode)
 	}
 	return nil
 }
@@ -45,6 +72,7 @@ type Public struct {
 	seeder Seeder
 	log    *slog.Logger
 	mux    *http.ServeMux
+	ws     webSeedCounters
 }
 
 // NewPublic returns the public handler.
@@ -126,10 +154,63 @@ func (p *Public) torrent(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the torrent is unavailable", http.StatusInternalServerError)
 		return
 	}
+	etag := row.InfoHash + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 36)
+	var body io.ReadSeeker = f
+	if p.hideWebSeed(row) {
+		// The same torrent without our web seed: another variant.
+		b, err := withoutURL(f, WebSeedURL(p.cfg.BaseURL, row.FileID))
+		if err != nil {
+			p.log.Error("cannot read a torrent file", "file_id", row.FileID, "err", err)
+			http.Error(w, "the torrent is unreadable", http.StatusInternalServerError)
+			return
+		}
+		body, etag = bytes.NewReader(b), etag+"-p"
+	}
 	w.Header().Set("Content-Type", "application/x-bittorrent")
 	w.Header().Set("Content-Disposition", ContentDisposition(row.Name+".torrent"))
-	w.Header().Set("ETag", `"`+row.InfoHash+"-"+strconv.FormatInt(fi.ModTime().UnixNano(), 36)+`"`)
-	http.ServeContent(w, r, "", fi.ModTime().Truncate(time.Second), f)
+	w.Header().Set("ETag", `"`+etag+`"`)
+	// Revalidate every time: the web seed comes and goes with the seeder.
+	w.Header().Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, "", fi.ModTime().Truncate(time.Second), body)
+}
+
+// hideWebSeed reports whether the torrent served for row leaves out our
+// web seed: always when it is off, while the seeder seeds row when it
+// stands in.
+func (p *Public) hideWebSeed(row lanseedd.Row) bool {
+	switch p.cfg.WebSeedMode {
+	case WebSeedOff:
+		return true
+	case WebSeedAlways:
+		return false
+	default:
+		return p.seeding(row)
+	}
+}
+
+// seeding reports whether the seeder seeds row's torrent.
+func (p *Public) seeding(row lanseedd.Row) bool {
+	var ih [20]byte
+	if _, err := hex.Decode(ih[:], []byte(row.InfoHash)); err != nil {
+		return false
+	}
+	_, ok := p.seeder.TorrentStats(ih)
+	return ok
+}
+
+// withoutURL re-encodes the torrent read from r without the web seed url.
+// The info dictionary is kept byte for byte, so the infohash is the same.
+func withoutURL(r io.Reader, url string) ([]byte, error) {
+	mi, err := metainfo.Load(r)
+	if err != nil {
+		return nil, err
+	}
+	mi.UrlList = slices.DeleteFunc(mi.UrlList, func(u string) bool { return u == url })
+	var b bytes.Buffer
+	if err := mi.Write(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 func isInfoHash(s string) bool {

@@ -1,14 +1,15 @@
 package web
 
 import (
-	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd/seeder"
@@ -22,6 +23,45 @@ const WebSeedPrefix = "/ws/"
 // WebSeedURL is the web seed URL of row fileID under base.
 func WebSeedURL(base string, fileID int64) string {
 	return base + WebSeedPrefix + strconv.FormatInt(fileID, 10) + "/"
+}
+
+// WebSeedStats counts the web seed's answers since the daemon started.
+type WebSeedStats struct {
+	// Served counts requests answered with content (200 or 206).
+	Served int64 `json:"served"`
+	// StoodDown counts requests refused because the seeder seeds the
+	// torrent (503, in http.web_seed_mode standin).
+	StoodDown int64 `json:"stood_down"`
+	// Bytes is the content sent.
+	Bytes int64 `json:"bytes"`
+}
+
+type webSeedCounters struct {
+	served, stoodDown, bytes atomic.Int64
+}
+
+// WebSeedStats returns the web seed's counters.
+func (p *Public) WebSeedStats() WebSeedStats {
+	return WebSeedStats{Served: p.ws.served.Load(), StoodDown: p.ws.stoodDown.Load(), Bytes: p.ws.bytes.Load()}
+}
+
+// countingWriter adds what is written through it to a counter. ReadFrom
+// keeps net/http's sendfile path for file bodies.
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(c.ResponseWriter, r)
+	c.n.Add(n)
+	return n, err
 }
 
 // webSeed serves GET /ws/{id}/{name}[/{path…}] with Range support. Only
@@ -38,15 +78,17 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 	if !ok || refuseUnready(w, row) {
 		return
 	}
-	if !p.cfg.WebSeedAlways {
-		var ih [20]byte
-		if _, err := hex.Decode(ih[:], []byte(row.InfoHash)); err == nil {
-			if _, seeding := p.seeder.TorrentStats(ih); seeding {
-				w.Header().Set("Retry-After", "300")
-				http.Error(w, "this torrent is served by its peers; the web seed stands in when the seeder is away",
-					http.StatusServiceUnavailable)
-				return
-			}
+	switch p.cfg.WebSeedMode {
+	case WebSeedOff:
+		http.Error(w, "the web seed is off", http.StatusNotFound)
+		return
+	case WebSeedStandIn:
+		if p.seeding(row) {
+			p.ws.stoodDown.Add(1)
+			w.Header().Set("Retry-After", "300")
+			http.Error(w, "this torrent is served by its peers; the web seed stands in when the seeder is away",
+				http.StatusServiceUnavailable)
+			return
 		}
 	}
 	mi, err := metainfo.LoadFromFile(p.seeder.TorrentFile(row.FileID))
@@ -98,7 +140,8 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("ETag", `"`+row.InfoHash+`"`)
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	p.ws.served.Add(1)
+	http.ServeContent(countingWriter{w, &p.ws.bytes}, r, "", fi.ModTime(), f)
 }
 
 // torrentFile finds the file of info that the path components name: the

@@ -24,6 +24,7 @@ const (
 	plainHTTPPort = 80
 	lanseeddHTTP  = 8080
 	trackerPort   = 6969
+	adminPort     = 8081
 	peerPort      = 6881
 )
 
@@ -49,9 +50,9 @@ type variant struct {
 
 func (v variant) name() string {
 	if v.webSeed {
-		return "as served (web seed + peers)"
+		return "as served"
 	}
-	return "peers only (web seed stripped)"
+	return "url-list stripped"
 }
 
 // scenario is one way of delivering the file to the clients.
@@ -62,6 +63,20 @@ type scenario struct {
 	failed int
 	// serverTx is what the server's interface sent meanwhile.
 	serverTx uint64
+	// daemon is what lanseedd's seeder and web seed report having sent
+	// meanwhile (lanseedd scenarios only).
+	daemon daemonTx
+}
+
+// daemonTx splits lanseedd's upload by listener, from its admin API.
+type daemonTx struct {
+	seeder, webSeed  int64
+	webSeedRequests  int64
+	webSeedStoodDown int64
+}
+
+func (d daemonTx) sub(o daemonTx) daemonTx {
+	return daemonTx{d.seeder - o.seeder, d.webSeed - o.webSeed, d.webSeedRequests - o.webSeedRequests, d.webSeedStoodDown - o.webSeedStoodDown}
 }
 
 func (b *bench) server() *netlab.Host    { return b.lab.Host(0) }
@@ -197,7 +212,7 @@ func (b *bench) startLanseedd(ctx context.Context) (stop func(), err error) {
 	cmd := b.server().Command(ctx, b.bin, append([]string{"run"}, append(common,
 		"-http", fmt.Sprintf(":%d", lanseeddHTTP),
 		"-tracker", fmt.Sprintf(":%d", trackerPort),
-		"-admin", "127.0.0.1:8081",
+		"-admin", fmt.Sprintf("127.0.0.1:%d", adminPort),
 		"-peer-port", strconv.Itoa(peerPort),
 		"-public-url", "http://"+b.server().Addr.String())...)...)
 	cmd.Env = cleanEnv()
@@ -262,6 +277,10 @@ func (b *bench) startLanseedd(ctx context.Context) (stop func(), err error) {
 // until the last one is done; then all are stopped.
 func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, webSeed bool, timeout time.Duration) (scenario, error) {
 	before, err := b.server().Counters(ctx)
+	if err != nil {
+		return scenario{}, err
+	}
+	daemonBefore, err := b.daemonTx()
 	if err != nil {
 		return scenario{}, err
 	}
@@ -383,12 +402,44 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, we
 		return s, err
 	}
 	s.serverTx = after.Sub(before).TxBytes
+	daemonAfter, err := b.daemonTx()
+	if err != nil {
+		return s, err
+	}
+	s.daemon = daemonAfter.sub(daemonBefore)
 	for _, c := range cs {
 		stopClient(c.cmd, c.exited)
 		os.RemoveAll(filepath.Join(c.dir, b.fileName))
 	}
 	cs = nil
 	return s, nil
+}
+
+// daemonTx reads what lanseedd's seeder and web seed have sent so far.
+func (b *bench) daemonTx() (daemonTx, error) {
+	url := fmt.Sprintf("http://127.0.0.1:%d/api/stats", adminPort)
+	resp, err := b.hc.Get(url)
+	if err != nil {
+		return daemonTx{}, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Seeder struct {
+			UploadedBytes int64 `json:"uploaded_bytes"`
+		} `json:"seeder"`
+		WebSeed struct {
+			Served    int64 `json:"served"`
+			StoodDown int64 `json:"stood_down"`
+			Bytes     int64 `json:"bytes"`
+		} `json:"web_seed"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return daemonTx{}, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return daemonTx{}, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return daemonTx{st.Seeder.UploadedBytes, st.WebSeed.Bytes, st.WebSeed.Served + st.WebSeed.StoodDown, st.WebSeed.StoodDown}, nil
 }
 
 // torrentWithoutWebSeeds fetches the torrent at url and writes it without

@@ -84,7 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return nil
 	})
 	fs.BoolVar(&o.debugLog, "aria2-log", false, "BitTorrent clients write an info-level log (debug.log) in their work directory (with -keep)")
-	webSeed := fs.String("webseed", "both", "lanseedd's torrent as served, with its web seed (on), stripped of it so that only peers serve (off), or both one after the other")
+	webSeed := fs.String("webseed", "on", "lanseedd's torrent as served (on), stripped of every web seed (off), or both one after the other (with -lanseedd-config setting http.web_seed_mode: always, to see what a listed web seed costs)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs of every client and of lanseedd) and print its path")
 	fs.BoolVar(&o.check, "check", false, "exit 1 unless every client finished and lanseedd's slowest client beat HTTP's")
 	fs.BoolVar(&o.solo, "solo", true, "also time one lanseedd client alone")

@@ -79,6 +79,16 @@ func (r *report) print(w io.Writer) {
 			httpP50, httpMax, v.name(), sec(v.swarm.p50()), sec(v.swarm.max()), solo,
 			ratio, soloRatio, httpTx, copies(v.swarm.serverTx))
 	}
+	if len(r.variants) > 0 {
+		fmt.Fprintf(w, "\nlanseedd's upload by listener (from its admin API; the interface counts headers and retransmissions too):\n\n")
+		fmt.Fprintf(w, "| lanseedd torrent | server interface | seeder | web seed | web seed requests (refused while seeding) |\n")
+		fmt.Fprintf(w, "|---|---:|---:|---:|---:|\n")
+		for _, v := range r.variants {
+			d := v.swarm.daemon
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %d (%d) |\n", v.name(), copies(v.swarm.serverTx),
+				copies(uint64(max(d.seeder, 0))), copies(uint64(max(d.webSeed, 0))), d.webSeedRequests, d.webSeedStoodDown)
+		}
+	}
 	if r.http.failed > 0 {
 		fmt.Fprintf(w, "\n%d HTTP clients did not finish.\n", r.http.failed)
 	}

@@ -73,6 +73,11 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Errorf("/api/files?q=B.BI = %+v", page)
 	}
 
+	// The seeder seeds a.bin, so its web seed stands down.
+	if resp, _ := getWith(t, web.WebSeedURL(d.HTTPURL(), ids[0])+"a.bin", nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("web seed of a seeded torrent: %s", resp.Status)
+	}
+
 	resp, body := getWith(t, admin+"/metrics", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/metrics: %s", resp.Status)
@@ -116,6 +121,9 @@ func TestAdminEndpoints(t *testing.T) {
 		{"lanseedd_seeded_torrents", nil, 3},
 		{"lanseedd_tracker_swarms", nil, 3},
 		{"lanseedd_tracker_peers", map[string]string{"kind": "seeder"}, 3},
+		{"lanseedd_webseed_requests_total", map[string]string{"answer": "stood_down"}, 1},
+		{"lanseedd_webseed_requests_total", map[string]string{"answer": "served"}, 0},
+		{"lanseedd_webseed_bytes_total", nil, 0},
 	} {
 		if got := value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

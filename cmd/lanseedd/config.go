@@ -81,7 +81,7 @@ func DefaultConfig() Config {
 		Catalog: CatalogConfig{Config: store.DefaultConfig()},
 		Seeder:  seeder.DefaultConfig(),
 		Tracker: TrackerConfig{Config: tracker.DefaultConfig(), Listen: ":6969"},
-		HTTP:    HTTPConfig{Config: web.Config{FeedItems: 50}, Listen: ":8080"},
+		HTTP:    HTTPConfig{Config: web.Config{FeedItems: 50, WebSeedMode: web.WebSeedStandIn}, Listen: ":8080"},
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081"},
 		Log:     LogConfig{Format: "text"},
 	}
@@ -155,8 +155,8 @@ func daemonFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Tracker.Listen, "tracker", cfg.Tracker.Listen, "tracker listener (HTTP and UDP)")
 	fs.StringVar(&cfg.Admin.Listen, "admin", cfg.Admin.Listen, "admin listener: status page, JSON API, metrics (keep it on loopback or a trusted network)")
 	fs.Var(&configList{p: &cfg.HTTP.WebSeeds}, "webseed", "extra web seed base URL serving the content root (repeatable; comma-separated in the environment)")
-	fs.BoolVar(&cfg.HTTP.WebSeedAlways, "webseed-always", cfg.HTTP.WebSeedAlways,
-		"serve the web seed even while the seeder seeds the torrent (default: only as a stand-in)")
+	fs.StringVar(&cfg.HTTP.WebSeedMode, "webseed-mode", cfg.HTTP.WebSeedMode,
+		"lanseedd's own web seed: standin (listed and served only while the seeder does not seed the torrent), always, or off")
 	fs.StringVar(&cfg.HTTP.PublicURL, "public-url", cfg.HTTP.PublicURL, "how LAN clients reach this host, e.g. http://fileserver.lan (default: from the host name)")
 	fs.IntVar(&cfg.Seeder.PeerPort, "peer-port", cfg.Seeder.PeerPort, "BitTorrent listen port")
 	fs.Int64Var(&cfg.Seeder.UploadRate, "upload-rate", cfg.Seeder.UploadRate, "seeder upload limit in bytes per second (0: none)")

@@ -102,6 +102,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"http:\n  public_url: fileserver.lan\n", "http.public_url"},
 		{"http:\n  web_seeds: [ftp://x/y]\n", "http.web_seeds[0]"},
 		{"http:\n  feed_items: 0\n", "http.feed_items"},
+		{"http:\n  web_seed_mode: sometimes\n", "http.web_seed_mode"},
 		{"admin:\n  listen: \"\"\n", "admin.listen"},
 		{"log:\n  format: xml\n", "log.format"},
 	} {

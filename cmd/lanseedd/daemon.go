@@ -208,7 +208,13 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	m.extraWebSeeds.Store(&cfg.HTTP.WebSeeds)
 	webSeeds := func(row lanseedd.Row) []string {
-		return append([]string{web.WebSeedURL(ep.links, row.FileID)}, contentWebSeeds(*m.extraWebSeeds.Load(), row.Path)...)
+		extra := contentWebSeeds(*m.extraWebSeeds.Load(), row.Path)
+		if cfg.HTTP.WebSeedMode == web.WebSeedOff {
+			return extra
+		}
+		// The public listener leaves ours out of the torrent it serves
+		// while the seeder seeds it (web.WebSeedStandIn).
+		return append([]string{web.WebSeedURL(ep.links, row.FileID)}, extra...)
 	}
 	if m.Seeder, err = seeder.New(cfg.Seeder, st, ep.announce, webSeeds, m.Log.With("component", "seeder")); err != nil {
 		return err
@@ -233,13 +239,14 @@ func (m *Main) Start(ctx context.Context) error {
 	webCfg := cfg.HTTP.Config
 	webCfg.BaseURL, webCfg.Version = ep.links, Version
 	webLog := m.Log.With("component", "web")
+	pub := web.NewPublic(webCfg, st, m.Seeder, webLog)
 	m.httpSrv = &http.Server{
-		Handler:           web.NewPublic(webCfg, st, m.Seeder, webLog),
+		Handler:           pub,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 	m.adminSrv = &http.Server{
-		Handler:           web.NewAdmin(webCfg, st, m.Seeder, m.Tracker, webLog),
+		Handler:           web.NewAdmin(webCfg, st, m.Seeder, m.Tracker, pub, webLog),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 
@@ -298,6 +305,7 @@ func (m *Main) Reload(ctx context.Context, next Config) {
 		{"seeder.content_root, seeder.state_dir, seeder.peer_port", old.Seeder.ContentRoot != next.Seeder.ContentRoot ||
 			old.Seeder.StateDir != next.Seeder.StateDir || old.Seeder.PeerPort != next.Seeder.PeerPort},
 		{"http.listen, http.public_url", old.HTTP.Listen != next.HTTP.Listen || old.HTTP.PublicURL != next.HTTP.PublicURL},
+		{"http.feed_items, http.web_seed_mode", old.HTTP.FeedItems != next.HTTP.FeedItems || old.HTTP.WebSeedMode != next.HTTP.WebSeedMode},
 		{"tracker.listen", old.Tracker.Listen != next.Tracker.Listen},
 		{"tracker (intervals, limits, catalog_only)", !reflect.DeepEqual(old.Tracker.Config, next.Tracker.Config)},
 		{"admin.listen", old.Admin.Listen != next.Admin.Listen},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestPublicEndpoints(t *testing.T) {
 	writeRandom(t, filepath.Join(content, "secret.bin"), 10)
 	snapshot.Guard(t, content)
 
-	d := startDaemon(t, content, func(c *Config) { c.HTTP.WebSeedAlways = true })
+	d := startDaemon(t, content, func(c *Config) { c.HTTP.WebSeedMode = web.WebSeedAlways })
 	id := d.exec(t, "INSERT INTO files(path) VALUES (?)", name)
 	dirID := d.exec(t, "INSERT INTO files(path) VALUES (?)", "Series")
 	missingID := d.exec(t, "INSERT INTO files(path) VALUES (?)", "nope.bin")
@@ -234,7 +235,8 @@ print(len(d.entries))
 }
 
 // TestWebSeedAlone downloads with our seeder stopped: a client completes
-// from the web seed alone.
+// from the web seed alone. While the seeder seeds, the web seed neither
+// answers nor is listed in the torrent served.
 func TestWebSeedAlone(t *testing.T) {
 	content := t.TempDir()
 	name := "Фильм web seed.bin"
@@ -242,23 +244,48 @@ func TestWebSeedAlone(t *testing.T) {
 	snapshot.Guard(t, content)
 	d := startDaemon(t, content)
 	id := d.exec(t, "INSERT INTO files(path) VALUES (?)", name)
-	d.waitState(t, id, lanseedd.StateReady)
-	mi := d.fetchTorrent(t, id)
+	row := d.waitState(t, id, lanseedd.StateReady)
+	ours := web.WebSeedURL(d.HTTPURL(), id)
+	link := d.HTTPURL() + "/t/" + itoa(id) + ".torrent"
+
 	// While the seeder seeds, the web seed leaves the download to the swarm.
-	ws := web.WebSeedURL(d.HTTPURL(), id) + url.PathEscape(name)
+	seeded, seededBody := getWith(t, link, nil)
+	if mi, err := metainfo.Load(bytes.NewReader(seededBody)); err != nil || slices.Contains(mi.UrlList, ours) {
+		t.Errorf("torrent served while seeding lists our web seed: %v %q", err, mi.UrlList)
+	}
+	onDisk, err := metainfo.LoadFromFile(d.Seeder.TorrentFile(id))
+	if err != nil || !slices.Contains(onDisk.UrlList, ours) {
+		t.Fatalf("the stored torrent should keep our web seed for when it stands in: %v %q", err, onDisk.UrlList)
+	}
+	ws := ours + url.PathEscape(name)
 	if resp, _ := getWith(t, ws, nil); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("web seed while seeding: %s, want 503 with Retry-After", resp.Status)
 	}
+
 	d.Seeder.Close() // no BitTorrent peer at all from here on
 	if resp, body := getWith(t, ws, nil); resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
 		t.Errorf("web seed with the seeder stopped: %s", resp.Status)
 	}
+	// The torrent now lists it: a revalidation sees the new variant.
+	resp, _ := getWith(t, link, map[string]string{"If-None-Match": seeded.Header.Get("ETag")})
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") == seeded.Header.Get("ETag") {
+		t.Errorf("revalidation after the seeder stopped: %s, ETag %s (was %s)", resp.Status, resp.Header.Get("ETag"), seeded.Header.Get("ETag"))
+	}
+	mi := d.fetchTorrent(t, id)
+	if !slices.Contains(mi.UrlList, ours) {
+		t.Fatalf("torrent served with the seeder stopped lacks our web seed: %q", mi.UrlList)
+	}
+	if got := mi.HashInfoBytes().HexString(); got != row.InfoHash {
+		t.Fatalf("the two variants differ in infohash: %s, %s", got, row.InfoHash)
+	}
 
+	downloads := 1 // whole-file downloads from the web seed
 	t.Run("anacrolix", func(t *testing.T) {
 		got := downloadWith(t, mi, func(cfg *torrent.ClientConfig) { cfg.DisableTrackers = true })
 		if !bytes.Equal(got, data) {
 			t.Fatal("downloaded bytes differ")
 		}
+		downloads++
 	})
 	t.Run("aria2c", func(t *testing.T) {
 		aria2c := testenv.RequireTool(t, "aria2c")
@@ -275,5 +302,42 @@ func TestWebSeedAlone(t *testing.T) {
 		if !bytes.Equal(got, data) {
 			t.Fatalf("aria2c's file differs\n%s", out)
 		}
+		downloads++
 	})
+
+	// The admin listener reports what the web seed did: one refusal while
+	// seeding, then the whole file at least once per download above.
+	var stats web.Stats
+	if _, body := getWith(t, d.AdminURL()+"/api/stats", nil); json.Unmarshal(body, &stats) != nil {
+		t.Fatalf("/api/stats: %s", body)
+	}
+	got, minBytes := stats.WebSeed, int64(len(data)*downloads)
+	if got.StoodDown != 1 || got.Served < int64(downloads) || got.Bytes < minBytes {
+		t.Errorf("web seed stats %+v, want 1 stood down, ≥ %d served, ≥ %d bytes", got, downloads, minBytes)
+	}
+}
+
+// TestWebSeedOff: with http.web_seed_mode off, no torrent lists our web
+// seed, stored or served, and it serves nothing.
+func TestWebSeedOff(t *testing.T) {
+	content := t.TempDir()
+	writeRandom(t, filepath.Join(content, "a.bin"), 100<<10)
+	snapshot.Guard(t, content)
+	d := startDaemon(t, content, func(c *Config) {
+		c.HTTP.WebSeedMode = web.WebSeedOff
+		c.HTTP.WebSeeds = []string{"http://nginx.lan/files"}
+	})
+	id := d.exec(t, "INSERT INTO files(path) VALUES (?)", "a.bin")
+	d.waitState(t, id, lanseedd.StateReady)
+	want := []string{"http://nginx.lan/files/"} // the operator's own stays
+	if mi := d.fetchTorrent(t, id); !slices.Equal(mi.UrlList, want) {
+		t.Errorf("served url-list %q, want %q", mi.UrlList, want)
+	}
+	if mi, err := metainfo.LoadFromFile(d.Seeder.TorrentFile(id)); err != nil || !slices.Equal(mi.UrlList, want) {
+		t.Errorf("stored url-list %q (%v), want %q", mi.UrlList, err, want)
+	}
+	d.Seeder.Close()
+	if resp, _ := getWith(t, web.WebSeedURL(d.HTTPURL(), id)+"a.bin", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("web seed when off: %s, want 404", resp.Status)
+	}
 }
