@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +86,13 @@ func TestReport(t *testing.T) {
 			sc.daemon = daemonTx{seeder: 135 << 20, webSeedRequests: 4, webSeedStoodDown: 4}
 			return sc
 		}()}},
+	}
+	chart := filepath.Join(t.TempDir(), "swarm.png")
+	if err := r.chart(chart); err != nil {
+		t.Fatal(err)
+	}
+	if png, err := os.ReadFile(chart); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("chart is not a PNG: %v", err)
 	}
 	var b strings.Builder
 	r.print(&b)
