@@ -27,7 +27,8 @@ func WebSeedURL(base string, fileID int64) string {
 
 // WebSeedStats counts the web seed's answers since the daemon started.
 type WebSeedStats struct {
-	// Served counts requests answered with content (200 or 206).
+	// Served counts requests answered from the file: 200 and 206 (and
+	// the conditional or range answers 304 and 416).
 	Served int64 `json:"served"`
 	// StoodDown counts requests refused because the seeder seeds the
 	// torrent (503, in http.web_seed_mode standin).
@@ -82,7 +83,8 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 	case WebSeedOff:
 		http.Error(w, "the web seed is off", http.StatusNotFound)
 		return
-	case WebSeedStandIn:
+	case WebSeedAlways:
+	default: // WebSeedStandIn
 		if p.seeding(row) {
 			p.ws.stoodDown.Add(1)
 			w.Header().Set("Retry-After", "300")
