@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -216,13 +217,7 @@ func (d *daemon) running() bool {
 // cleanEnv is the test's environment without LANSEEDD_* settings, which
 // would override the daemon's flags' defaults.
 func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LANSEEDD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "LANSEEDD_") })
 }
 
 // kill stops the daemon with SIGKILL: no flush, no goodbye.

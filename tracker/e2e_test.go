@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
 
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/tracker"
 )
 
@@ -50,20 +50,10 @@ func startTracker(tb testing.TB, cfg tracker.Config) (tr *tracker.Tracker, httpU
 
 func newClient(tb testing.TB, dir string, seed bool) *torrent.Client {
 	tb.Helper()
-	cfg := torrent.NewDefaultClientConfig()
-	cfg.DataDir = dir
-	cfg.ListenHost = func(string) string { return "127.0.0.1" }
-	cfg.ListenPort = 0
-	cfg.NoDHT = true
-	cfg.DisablePEX = true
-	cfg.DisableUTP = true
-	cfg.DisableIPv6 = true
-	cfg.DisableWebtorrent = true
+	cfg := testenv.LoopbackClient(dir)
 	cfg.DisableWebseeds = true
-	cfg.NoDefaultPortForwarding = true
 	cfg.DisableAcceptRateLimiting = true
 	cfg.Seed = seed
-	cfg.Logger = alog.Default.WithFilterLevel(alog.Critical)
 	c, err := torrent.NewClient(cfg)
 	if err != nil {
 		tb.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -504,11 +505,5 @@ func logTo(cmd *exec.Cmd, path string) {
 // cleanEnv is the environment without LANSEEDD_* variables, so that only
 // the flags configure the daemon.
 func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LANSEEDD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "LANSEEDD_") })
 }

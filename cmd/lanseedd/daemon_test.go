@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
 
 // testDaemon is a daemon running in-process on temporary directories and
@@ -147,17 +147,7 @@ func download(tb testing.TB, mi *metainfo.MetaInfo) []byte {
 func downloadWith(tb testing.TB, mi *metainfo.MetaInfo, opt func(*torrent.ClientConfig)) []byte {
 	tb.Helper()
 	dir := tb.TempDir()
-	cfg := torrent.NewDefaultClientConfig()
-	cfg.DataDir = dir
-	cfg.ListenHost = func(string) string { return "127.0.0.1" }
-	cfg.ListenPort = 0
-	cfg.NoDHT = true
-	cfg.DisablePEX = true
-	cfg.DisableUTP = true
-	cfg.DisableIPv6 = true
-	cfg.DisableWebtorrent = true
-	cfg.NoDefaultPortForwarding = true
-	cfg.Logger = alog.Default.WithFilterLevel(alog.Critical)
+	cfg := testenv.LoopbackClient(dir)
 	opt(cfg)
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {

@@ -250,12 +250,17 @@ func TestWebSeedAlone(t *testing.T) {
 
 	// While the seeder seeds, the web seed leaves the download to the swarm.
 	seeded, seededBody := getWith(t, link, nil)
-	if mi, err := metainfo.Load(bytes.NewReader(seededBody)); err != nil || slices.Contains(mi.UrlList, ours) {
-		t.Errorf("torrent served while seeding lists our web seed: %v %q", err, mi.UrlList)
+	if mi, err := metainfo.Load(bytes.NewReader(seededBody)); err != nil {
+		t.Errorf("torrent served while seeding: %v", err)
+	} else if slices.Contains(mi.UrlList, ours) {
+		t.Errorf("torrent served while seeding lists our web seed: %q", mi.UrlList)
 	}
 	onDisk, err := metainfo.LoadFromFile(d.Seeder.TorrentFile(id))
-	if err != nil || !slices.Contains(onDisk.UrlList, ours) {
-		t.Fatalf("the stored torrent should keep our web seed for when it stands in: %v %q", err, onDisk.UrlList)
+	if err != nil {
+		t.Fatalf("stored torrent: %v", err)
+	}
+	if !slices.Contains(onDisk.UrlList, ours) {
+		t.Fatalf("the stored torrent should keep our web seed for when it stands in: %q", onDisk.UrlList)
 	}
 	ws := ours + url.PathEscape(name)
 	if resp, _ := getWith(t, ws, nil); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
@@ -333,8 +338,10 @@ func TestWebSeedOff(t *testing.T) {
 	if mi := d.fetchTorrent(t, id); !slices.Equal(mi.UrlList, want) {
 		t.Errorf("served url-list %q, want %q", mi.UrlList, want)
 	}
-	if mi, err := metainfo.LoadFromFile(d.Seeder.TorrentFile(id)); err != nil || !slices.Equal(mi.UrlList, want) {
-		t.Errorf("stored url-list %q (%v), want %q", mi.UrlList, err, want)
+	if mi, err := metainfo.LoadFromFile(d.Seeder.TorrentFile(id)); err != nil {
+		t.Errorf("stored torrent: %v", err)
+	} else if !slices.Equal(mi.UrlList, want) {
+		t.Errorf("stored url-list %q, want %q", mi.UrlList, want)
 	}
 	d.Seeder.Close()
 	if resp, _ := getWith(t, web.WebSeedURL(d.HTTPURL(), id)+"a.bin", nil); resp.StatusCode != http.StatusNotFound {
