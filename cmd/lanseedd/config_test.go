@@ -30,7 +30,7 @@ func parseRun(args ...string) (Config, error) {
 	fs.SetOutput(io.Discard)
 	configFlags(fs, l)
 	daemonFlags(fs, l)
-	if err := fs.Parse(longFlags(args, func(name string) bool { return fs.Lookup(name) != nil })); err != nil {
+	if err := fs.Parse(longFlags(args)); err != nil {
 		return Config{}, err
 	}
 	cfg, _, err := l.load()

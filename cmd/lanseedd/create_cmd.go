@@ -37,8 +37,8 @@ func createCommand() *cobra.Command {
 	out := fs.StringP("output", "o", "", "output file (default NAME.torrent in the current directory; - for stdout)")
 	fs.Var(&announce, "announce", "tracker URL; repeat for backup tiers, separate URLs of one tier with commas")
 	fs.Var(&webSeeds, "web-seed", "web seed URL (BEP 19); repeatable")
-	fs.Var(&webSeeds, "webseed", "")
-	fs.MarkDeprecated("webseed", "use -web-seed")
+	fs.Var(&webSeeds, "webseed", "") // the older spelling, hidden
+	fs.MarkHidden("webseed")
 	pieceLength := fs.String("piece-length", "auto", "piece length: bytes (262144, 256K, 1M), mktorrent's exponent (18), or auto (1,000–2,000 pieces)")
 	private := fs.Bool("private", false, "set the private flag (no DHT or PEX)")
 	comment := fs.String("comment", "", "comment")

@@ -196,7 +196,7 @@ func TestSignals(t *testing.T) {
 	}
 	os.WriteFile(cfgFile, []byte("seeder:\n  hash_workers: 1\n  upload_rate: 123456\nlog:\n  level: debug\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
-	w.waitFor(t, "log_level=DEBUG", 10*time.Second)
+	w.waitFor(t, "log_level=debug", 10*time.Second)
 	if s := adminStats(t, admin); s.Seeder.UploadRate != 123456 {
 		t.Errorf("upload rate %d after SIGHUP, want 123456", s.Seeder.UploadRate)
 	}

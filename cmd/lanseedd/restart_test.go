@@ -156,7 +156,7 @@ func TestCreateCommand(t *testing.T) {
 	err := run(context.Background(), []string{"create", "-o", out,
 		"-announce", "http://tracker.lan:6969/announce,udp://tracker.lan:6969/announce",
 		"-announce", "http://backup.lan/announce",
-		"-webseed", "http://files.lan/Фильм.mkv",
+		"-web-seed", "http://files.lan/Фильм.mkv",
 		"-piece-length", "256K", "-private", "-comment", "a comment", path}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("create: %v\n%s", err, stderr.String())

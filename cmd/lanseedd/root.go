@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
@@ -52,8 +53,7 @@ Run '{{.CommandPath}} COMMAND -h' for a command's flags.{{end}}
 // its error on stderr, with the command's usage after a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := newRoot(stdout, stderr)
-	names := flagNames(root)
-	root.SetArgs(longFlags(args, func(name string) bool { return names[name] }))
+	root.SetArgs(longFlags(args))
 	cmd, err := root.ExecuteContextC(ctx)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil // stopped by a signal: not an error
@@ -86,9 +86,10 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			}
 			return usageError{errors.New(msg)}
 		},
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		DisableAutoGenTag: true,
+		SilenceErrors:              true,
+		SuggestionsMinimumDistance: 2,
+		SilenceUsage:               true,
+		DisableAutoGenTag:          true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -155,10 +156,10 @@ func subNames(cmd *cobra.Command) []string {
 }
 
 // longFlags lets long flags take one dash, as Go programs' flags do
-// (-public-url as well as --public-url): pflag reads -public-url as the
-// short flags p, u, b…. isLong says which names are long flags; a
-// single-letter flag (-n, -o) is left alone.
-func longFlags(args []string, isLong func(name string) bool) []string {
+// (-public-url as well as --public-url): pflag would read -public-url as the
+// short flags p, u, b…. Only single letters are short flags here (-h, -n,
+// -o), never combined.
+func longFlags(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
 		out[i] = a
@@ -166,28 +167,11 @@ func longFlags(args []string, isLong func(name string) bool) []string {
 			copy(out[i:], args[i:])
 			break
 		}
-		name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && len(name) > 1 && isLong(name) {
+		if len(a) > 2 && a[0] == '-' && unicode.IsLetter(rune(a[1])) && a[2] != '=' {
 			out[i] = "-" + a
 		}
 	}
 	return out
-}
-
-// flagNames are the names of every flag of the command tree.
-func flagNames(root *cobra.Command) map[string]bool {
-	names := map[string]bool{"help": true} // cobra adds -help later
-	var collect func(c *cobra.Command)
-	collect = func(c *cobra.Command) {
-		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags(), c.InheritedFlags()} {
-			fs.VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
-		}
-		for _, sub := range c.Commands() {
-			collect(sub)
-		}
-	}
-	collect(root)
-	return names
 }
 
 // configFlags adds the flags every command that reads the configuration
@@ -218,12 +202,12 @@ func daemonFlags(fs *pflag.FlagSet, l *loader) {
 	l.bind(fs, "public-url", "http.public_url", "how LAN clients reach this host, e.g. http://fileserver.lan (default: from the host name)")
 	l.bind(fs, "peer-port", "seeder.peer_port", "BitTorrent listen port")
 	l.bind(fs, "upload-rate", "seeder.upload_rate", "seeder upload limit in bytes per second (0: none)")
-	// The spelling before "web seed" was made one across flags, keys,
-	// JSON and metrics.
+	// The older spelling, kept hidden so that existing units and scripts
+	// still start.
 	l.bind(fs, "webseed", "http.web_seeds", "")
 	l.bind(fs, "webseed-mode", "http.web_seed_mode", "")
-	fs.MarkDeprecated("webseed", "use -web-seed")
-	fs.MarkDeprecated("webseed-mode", "use -web-seed-mode")
+	fs.MarkHidden("webseed")
+	fs.MarkHidden("webseed-mode")
 }
 
 // loadConfig loads a command's configuration and prints the warnings about

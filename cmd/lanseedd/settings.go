@@ -162,6 +162,9 @@ func nodeText(n *yaml.Node) string {
 // applyNode sets cfg from a config file's mapping, key by key, so that an
 // unknown key or a bad value is reported with its full key and line.
 func applyNode(v reflect.Value, n *yaml.Node, prefix, file string) error {
+	if n.Kind == 0 {
+		return nil // an empty file
+	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
 			return nil

@@ -49,15 +49,15 @@ func runVerify(ctx context.Context, cfg Config, ids []string, workers int, dryRu
 	if err := cfg.Catalog.Validate(); err != nil {
 		return configError{err}
 	}
-	root, err := seeder.CleanRoot(cfg.Seeder.ContentRoot)
-	if err != nil {
-		return fmt.Errorf("verify: %w", err)
-	}
 	st, err := openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	root, err := seeder.CleanRoot(cfg.Seeder.ContentRoot)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
 
 	var rows []lanseedd.Row
 	if len(ids) == 0 {

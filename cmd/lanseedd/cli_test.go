@@ -1,0 +1,407 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lanseedd/lanseedd/internal/dbtest"
+)
+
+// runCLI runs a command line in-process, as main does, with no config file
+// but the ones given and no LANSEEDD_ variable but the ones the test sets.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code = exitCode(run(ctx, args, &out, &errs))
+	return code, out.String(), errs.String()
+}
+
+// isolate clears the LANSEEDD_ variables of the test's environment and
+// makes a missing /etc/lanseedd/lanseedd.yml sure: a test names its config.
+func isolate(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, envPrefix) && !notConfig(k) || k == envConfig {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	empty := filepath.Join(t.TempDir(), "empty.yml")
+	os.WriteFile(empty, nil, 0o600)
+	t.Setenv(envConfig, empty)
+}
+
+// TestHelpAndExitCodes: -h and help CMD print usage on stdout and exit 0;
+// a bad command line exits 2 with usage on stderr; an invalid
+// configuration exits 78; a runtime error exits 1.
+func TestHelpAndExitCodes(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	missing := "sqlite:" + filepath.Join(dir, "none", "catalog.db")
+	commands := [][]string{
+		{"run"}, {"files"}, {"files", "add"}, {"files", "rm"}, {"files", "ls"}, {"migrate"}, {"migrate", "status"},
+		{"migrate", "uninstall"}, {"verify"}, {"status"}, {"check-config"}, {"tracker"}, {"create"}, {"version"},
+		{"completion"},
+	}
+	for _, c := range commands {
+		name := strings.Join(c, " ")
+		for _, help := range [][]string{append(slices.Clone(c), "-h"), append(slices.Clone(c), "--help"), append([]string{"help"}, c...)} {
+			code, out, errs := runCLI(t, help...)
+			if code != 0 || !strings.HasPrefix(out, "usage: lanseedd "+name) || errs != "" {
+				t.Errorf("%q: exit %d, stdout %.60q, stderr %.200q; want 0 and usage on stdout", help, code, out, errs)
+			}
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string // in stderr
+	}{
+		{nil, 2, "no command given"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"stauts"}, 2, "did you mean status"},
+		{[]string{"run", "extra"}, 2, `unknown command "extra"`},
+		{[]string{"run", "-no-such-flag"}, 2, "unknown flag: --no-such-flag"},
+		{[]string{"run", "-peer-port", "many"}, 2, `"--peer-port" flag: want a whole number, got "many"`},
+		{[]string{"files"}, 2, "files: give one of: add, ls, rm"},
+		{[]string{"files", "mv"}, 2, `unknown verb "mv"`},
+		{[]string{"files", "add"}, 2, "requires at least 1 arg"},
+		{[]string{"files", "rm", "x"}, 2, `"x" is not an id`},
+		{[]string{"migrate", "sideways"}, 2, `unknown command "sideways"`},
+		{[]string{"verify", "one"}, 2, `"one" is not an id`},
+		{[]string{"create"}, 2, "accepts 1 arg"},
+		{[]string{"version", "x"}, 2, "unknown command"},
+		{[]string{"check-config", "-peer-port", "70000"}, 78, "seeder.peer_port: must be 0..65535, got 70000"},
+		{[]string{"check-config", "-log-level", "loud"}, 2, "want debug, info, warn or error"},
+		{[]string{"run", "-catalog", "oracle://x"}, 78, "catalog.dsn:"},
+		{[]string{"files", "ls", "-catalog", "oracle://x"}, 78, "catalog.dsn:"},
+		{[]string{"tracker", "-max-numwant", "0"}, 78, "tracker.max_numwant"},
+		{[]string{"run", "-config", filepath.Join(dir, "nope.yml")}, 78, "config file"},
+		{[]string{"files", "ls", "-catalog", missing}, 1, "catalog does not exist"},
+		{[]string{"status", "-catalog", missing}, 1, "catalog does not exist"},
+		{[]string{"migrate", "status", "-catalog", missing}, 1, "catalog does not exist"},
+		{[]string{"verify", "-catalog", missing}, 1, "catalog does not exist"},
+		{[]string{"create", "-o", filepath.Join(dir, "x.torrent"), filepath.Join(dir, "nothing")}, 1, "create:"},
+	} {
+		code, out, errs := runCLI(t, c.args...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%q: exit %d, stderr:\n%s\nwant exit %d and %q", c.args, code, errs, c.code, c.want)
+		}
+		if code == 2 && !strings.Contains(errs, "usage: lanseedd") {
+			t.Errorf("%q: a usage error without usage on stderr:\n%s", c.args, errs)
+		}
+		if code != 0 && out != "" && !strings.Contains(out, "catalog:") {
+			t.Errorf("%q: failed with output on stdout: %q", c.args, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none")); !os.IsNotExist(err) {
+		t.Errorf("a read command on a missing catalog created its directory: %v", err)
+	}
+	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "lanseedd ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+// TestReadCommandsCreateNothing: files ls, status, migrate status and
+// verify on a state directory that does not exist say so, exit 1 and leave
+// no file or directory behind, whether the path comes from a flag, the
+// environment or the config file.
+func TestReadCommandsCreateNothing(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cfgFile := filepath.Join(dir, "lanseedd.yml")
+	os.WriteFile(cfgFile, []byte("seeder:\n  state_dir: "+state+"\n  content_root: "+dir+"\n"), 0o600)
+	for _, read := range [][]string{{"files", "ls"}, {"status"}, {"migrate", "status"}, {"verify"}, {"migrate", "uninstall"}, {"files", "rm", "1"}} {
+		for _, how := range []struct {
+			name string
+			args []string
+			env  map[string]string
+		}{
+			{"flag", []string{"-state", state, "-content", dir}, nil},
+			{"environment", nil, map[string]string{"LANSEEDD_SEEDER_STATE_DIR": state, "LANSEEDD_SEEDER_CONTENT_ROOT": dir}},
+			{"config file", []string{"-config", cfgFile}, nil},
+		} {
+			for k, v := range how.env {
+				t.Setenv(k, v)
+			}
+			code, _, errs := runCLI(t, append(slices.Clone(read), how.args...)...)
+			for k := range how.env {
+				os.Unsetenv(k)
+			}
+			if code != 1 || !strings.Contains(errs, filepath.Join(state, "catalog.db")) || !strings.Contains(errs, "does not exist") {
+				t.Errorf("%q by %s: exit %d, stderr %q", read, how.name, code, errs)
+			}
+			if _, err := os.Stat(state); !os.IsNotExist(err) {
+				t.Fatalf("%q by %s created %s", read, how.name, state)
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files left behind: %v", entries)
+	}
+}
+
+// TestEmptySQLiteFileIsNew: a catalog file with no tables at all (touched,
+// or made by the sqlite3 shell) is set up like a new embedded catalog.
+func TestEmptySQLiteFileIsNew(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "catalog.db")
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "files", "add", "-catalog", "sqlite:"+db, "a.iso")
+	if code != 0 || !strings.HasPrefix(out, "1\ta.iso") {
+		t.Fatalf("files add on an empty file: exit %d, %q, %q", code, out, errs)
+	}
+	code, out, errs = runCLI(t, "files", "ls", "-json", "-catalog", "sqlite:"+db)
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil || len(rows) != 1 || rows[0]["path"] != "a.iso" {
+		t.Fatalf("files ls -json: exit %d, %v, %q, %q", code, err, out, errs)
+	}
+	if rows[0]["state"] != "pending" || rows[0]["id"] != 1.0 {
+		t.Errorf("files ls -json row: %v", rows[0])
+	}
+}
+
+// TestEveryKeyHasAVariable sets every config key from its environment
+// variable, and finds it documented in contrib/lanseedd.yml.
+func TestEveryKeyHasAVariable(t *testing.T) {
+	isolate(t)
+	def := DefaultConfig()
+	var want Config = DefaultConfig()
+	for _, s := range settingsOf(&want) {
+		text, v := sampleValue(t, s)
+		t.Setenv(envForKey(s.key), text)
+		s.field.Set(v)
+	}
+	got, warnings, err := (&loader{}).load()
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("load: %v %v", err, warnings)
+	}
+	gotSettings := settingsOf(&got)
+	for i, s := range settingsOf(&want) {
+		if !reflect.DeepEqual(gotSettings[i].field.Interface(), s.field.Interface()) {
+			t.Errorf("%s=%v set %s to %v, want %v", envForKey(s.key), s.field.Interface(), s.key, gotSettings[i].field.Interface(), s.field.Interface())
+		}
+	}
+	_ = def
+
+	documented := exampleKeys(t, "../../contrib/lanseedd.yml")
+	for _, s := range settingsOf(&def) {
+		if !documented[s.key] {
+			t.Errorf("%s is not in contrib/lanseedd.yml", s.key)
+		}
+	}
+	for k := range documented {
+		if _, ok := settingFor(&def, k); !ok {
+			t.Errorf("contrib/lanseedd.yml documents %s, which is not a key", k)
+		}
+	}
+}
+
+// sampleValue is a value unlike the default for a setting, as text and as
+// the value it must parse to.
+func sampleValue(t *testing.T, s setting) (string, reflect.Value) {
+	t.Helper()
+	v := reflect.New(s.field.Type()).Elem()
+	switch x := s.field.Addr().Interface().(type) {
+	case *string:
+		return "sample-" + s.key, reflect.ValueOf("sample-" + s.key)
+	case *int:
+		return "12345", reflect.ValueOf(12345)
+	case *int64:
+		return "123456", reflect.ValueOf(int64(123456))
+	case *bool:
+		return fmt.Sprint(!*x), reflect.ValueOf(!*x)
+	case *time.Duration:
+		return "7s", reflect.ValueOf(7 * time.Second)
+	case *[]string:
+		return "http://a.lan/x, http://b.lan/y", reflect.ValueOf([]string{"http://a.lan/x", "http://b.lan/y"})
+	case *[]netip.Prefix:
+		return "10.0.0.0/8,fd00::/8", reflect.ValueOf([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")})
+	case *LogLevel:
+		return "error", reflect.ValueOf(LogLevel(8))
+	}
+	t.Fatalf("%s: no sample value for %s", s.key, v.Type())
+	return "", v
+}
+
+// exampleKeys reads the keys a commented config file shows, set or
+// commented out ("# dsn: …").
+func exampleKeys(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	section := regexp.MustCompile(`^([a-z_]+):\s*$`)
+	key := regexp.MustCompile(`^\s+#?\s?([a-z_]+):(\s|$)`)
+	keys := map[string]bool{}
+	var current string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := section.FindStringSubmatch(sc.Text()); m != nil {
+			current = m[1]
+		} else if m := key.FindStringSubmatch(sc.Text()); m != nil && current != "" {
+			keys[current+"."+m[1]] = true
+		}
+	}
+	return keys
+}
+
+// TestEnvironment: a LANSEEDD_ variable that sets nothing is warned of; a
+// bad value names the variable; the older name after the flag still works,
+// and disagreeing with the key's own variable is an error.
+func TestEnvironment(t *testing.T) {
+	isolate(t)
+	t.Setenv("LANSEEDD_SEEDER_CONTENTROOT", "/x")
+	t.Setenv("LANSEEDD_CATALOG", "sqlite:/tmp/a.db")
+	cfg, warnings, err := (&loader{}).load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "LANSEEDD_SEEDER_CONTENTROOT") {
+		t.Errorf("warnings %q", warnings)
+	}
+	if cfg.Catalog.DSN != "sqlite:/tmp/a.db" {
+		t.Errorf("LANSEEDD_CATALOG: dsn %q", cfg.Catalog.DSN)
+	}
+	t.Setenv("LANSEEDD_CATALOG_DSN", "sqlite:/tmp/b.db")
+	if _, _, err := (&loader{}).load(); err == nil || !strings.Contains(err.Error(), "LANSEEDD_CATALOG") || !strings.Contains(err.Error(), "LANSEEDD_CATALOG_DSN") {
+		t.Errorf("two variables for one key: %v", err)
+	}
+	os.Unsetenv("LANSEEDD_CATALOG")
+	t.Setenv("LANSEEDD_TRACKER_ANNOUNCE_INTERVAL", "often")
+	_, _, err = (&loader{}).load()
+	if err == nil || !strings.HasPrefix(err.Error(), `LANSEEDD_TRACKER_ANNOUNCE_INTERVAL: want a duration`) {
+		t.Errorf("bad value: %v", err)
+	}
+	if code, _, errs := runCLI(t, "check-config"); code != 78 || !strings.Contains(errs, "LANSEEDD_TRACKER_ANNOUNCE_INTERVAL") {
+		t.Errorf("check-config with a bad variable: exit %d, %s", code, errs)
+	}
+}
+
+// TestConfigFileErrors: unknown keys, values of the wrong kind and
+// runtime-only keys are refused with the key and its line.
+func TestConfigFileErrors(t *testing.T) {
+	isolate(t)
+	for _, c := range []struct{ yaml, want string }{
+		{"seeder:\n  peer_port: lots\n", `line 2: seeder.peer_port: want a whole number, got "lots"`},
+		{"catalog:\n  tabel: files\n", "line 2: catalog.tabel: unknown key (known here: claim_lease, dsn, dsn_file,"},
+		{"http:\n  base_url: http://x\n", "http.base_url: unknown key"},
+		{"log:\n  level: loud\n", "log.level: want debug, info, warn or error"},
+		{"seeder: [1, 2]\n", "seeder: want a section of keys"},
+		{"tracker:\n  retry_in: soon\n", "tracker.retry_in: want a duration"},
+		{"tracker:\n  trusted_proxies: [nowhere]\n", "tracker.trusted_proxies: want a list of networks"},
+		{"seeder:\n  peer_port: 1\n  peer_port: 2\n", "seeder.peer_port: given twice"},
+	} {
+		file := writeConfig(t, c.yaml)
+		code, _, errs := runCLI(t, "check-config", "-config", file)
+		if code != 78 || !strings.Contains(errs, c.want) || strings.Contains(errs, "!!") || strings.Contains(errs, "int64") {
+			t.Errorf("%q: exit %d, stderr %q; want 78 and %q", c.yaml, code, errs, c.want)
+		}
+	}
+}
+
+// TestCheckConfigRoundTrip: check-config prints values as a config file
+// has them (info, 2m), and what it prints reads back as the same
+// configuration.
+func TestCheckConfigRoundTrip(t *testing.T) {
+	isolate(t)
+	file := writeConfig(t, "log:\n  level: warn\ntracker:\n  announce_interval: 90s\n  trusted_proxies: [10.0.0.0/8]\n")
+	code, out, errs := runCLI(t, "check-config", "-config", file, "-public-url", "http://files.lan")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"level: warn\n", "announce_interval: 1m30s\n", "resync_interval: 5m\n", "claim_lease: 2m\n",
+		"poll_interval: 200ms\n", "- 10.0.0.0/8\n", "public_url: http://files.lan\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check-config output lacks %q:\n%s", want, out)
+		}
+	}
+	printed := writeConfig(t, out)
+	a, err := parseRun("-config", file, "-public-url", "http://files.lan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := parseRun("-config", printed)
+	if err != nil {
+		t.Fatalf("check-config's output does not load: %v\n%s", err, out)
+	}
+	if a.Redacted() != b.Redacted() {
+		t.Errorf("check-config's output loads as another configuration:\n%s\n%s", a.Redacted(), b.Redacted())
+	}
+}
+
+// TestChangedKeys: a reload names every key that changed and is not
+// reloadable.
+func TestChangedKeys(t *testing.T) {
+	a, b := DefaultConfig(), DefaultConfig()
+	b.Seeder.Parallel = 7
+	b.Seeder.QuietPeriod = time.Minute
+	b.Seeder.ExtraAnnounce = []string{"udp://t.lan:6969"}
+	b.Log.Level = LogLevel(8)
+	b.HTTP.WebSeeds = []string{"http://x.lan/"}
+	got := changedKeys(&a, &b)
+	want := []string{"seeder.parallel", "seeder.quiet_period", "seeder.extra_announce", "http.web_seeds", "log.level"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("changed %q, want %q", got, want)
+	}
+	var restart []string
+	for _, k := range got {
+		if !reloadable[k] {
+			restart = append(restart, k)
+		}
+	}
+	if !reflect.DeepEqual(restart, want[:3]) {
+		t.Errorf("needs a restart: %q", restart)
+	}
+	for k := range reloadable {
+		if _, ok := settingFor(&a, k); !ok {
+			t.Errorf("reloadable key %s is not a key", k)
+		}
+	}
+}
+
+// TestStatusJSON: status -json is one JSON object with the counts, the rows
+// needing attention and, with no daemon answering, why.
+func TestStatusJSON(t *testing.T) {
+	isolate(t)
+	dsn := dbtest.NewSQLite(t)
+	if code, _, errs := runCLI(t, "files", "add", "-catalog", dsn, "a", "b"); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := runCLI(t, "status", "-json", "-catalog", dsn, "-admin", "127.0.0.1:1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var s struct {
+		Rows        map[string]int64 `json:"rows"`
+		Attention   []any            `json:"attention"`
+		Daemon      *json.RawMessage `json:"daemon"`
+		DaemonError string           `json:"daemon_error"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if s.Rows["pending"] != 2 || s.Rows["ready"] != 0 || s.Attention == nil || s.Daemon != nil || !strings.Contains(s.DaemonError, "127.0.0.1:1") {
+		t.Errorf("status -json: %s", out)
+	}
+}
