@@ -6,7 +6,8 @@
 #   promtool check metrics   (on the scrape)
 #   promtool check rules     (lanseedd-alerts.yml)
 #   promtool test rules      (lanseedd-alerts.test.yml)
-# Exits non-zero on any problem.
+# and checks that every metric the rules and ../grafana/lanseedd.json name
+# is in the scrape. Exits non-zero on any problem.
 #
 # promtool is taken from $PROMTOOL or PATH; failing both, it is extracted
 # from Debian's prometheus package (apt-get download, no server installed or
@@ -79,6 +80,16 @@ echo "== promtool check rules"
 "$promtool" check rules "$here/lanseedd-alerts.yml" || status=1
 echo "== promtool test rules"
 (cd "$here" && "$promtool" test rules lanseedd-alerts.test.yml) || status=1
+
+echo "== metrics named by the rules and the dashboard"
+names=$(grep -ohE '\b(lanseedd|process|go)_[a-z_]+' "$here/lanseedd-alerts.yml" "$here/../grafana/lanseedd.json" | sort -u)
+for name in $names; do
+	if ! grep -q "^# TYPE $name " "$tmp/metrics"; then
+		echo "$name: not in /metrics" >&2
+		status=1
+	fi
+done
+echo "$(echo "$names" | wc -l) names checked"
 
 kill "$pid"
 wait "$pid" || fail "the daemon exited with an error on SIGTERM: $(tail -5 "$tmp/daemon.log")"
