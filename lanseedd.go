@@ -82,7 +82,8 @@ type Result struct {
 	Fingerprint Fingerprint
 }
 
-// SeederStats are the seeding client's totals.
+// SeederStats are the seeding client's totals. The JSON names are those of
+// the admin listener's /api/stats: snake_case, with the unit in numeric names.
 type SeederStats struct {
 	Torrents      int   `json:"torrents"`
 	Peers         int   `json:"peers"`
@@ -91,8 +92,8 @@ type SeederStats struct {
 	HashedBytes int64   `json:"hashed_bytes"`
 	HashSeconds float64 `json:"hash_seconds"`
 	// UploadRate and DownloadRate are the limits in bytes per second, 0 for none.
-	UploadRate   int64 `json:"upload_rate"`
-	DownloadRate int64 `json:"download_rate"`
+	UploadRate   int64 `json:"upload_rate_bytes_per_second"`
+	DownloadRate int64 `json:"download_rate_bytes_per_second"`
 }
 
 // TorrentStats are one seeded torrent's figures.

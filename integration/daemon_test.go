@@ -288,7 +288,7 @@ type apiFile struct {
 	Path     string `json:"path"`
 	Name     string `json:"name"`
 	State    string `json:"state"`
-	Size     int64  `json:"size"`
+	Size     int64  `json:"size_bytes"`
 	InfoHash string `json:"infohash"`
 	Magnet   string `json:"magnet"`
 	Error    string `json:"error"`

@@ -17,6 +17,9 @@ type Stats struct {
 	UDPScrapes    int64
 	UDPErrors     int64 // UDP error packets sent and packets dropped
 	Refused       int64 // announces refused because a limit was hit
+	// Completed counts completed events (HTTP and UDP) from peers that
+	// were not yet seeding: downloads finished, as scrapes count them.
+	Completed int64
 }
 
 // SwarmStats are the counts of one swarm, as a scrape reports them.
@@ -54,6 +57,7 @@ func (t *Tracker) Stats() Stats {
 		UDPScrapes:    c.udpScrapes.Load(),
 		UDPErrors:     c.udpErrs.Load(),
 		Refused:       c.refused.Load(),
+		Completed:     t.store.nCompleted.Load(),
 	}
 	s.Leechers = s.Peers - s.Seeders
 	return s

@@ -77,6 +77,9 @@ type swarmStore struct {
 	nSwarms  atomic.Int64
 	nPeers   atomic.Int64
 	nSeeders atomic.Int64
+	// nCompleted counts the downloads completed in every swarm, also
+	// those of swarms since dropped, so it never goes down.
+	nCompleted atomic.Int64
 }
 
 func newSwarmStore(cfg Config) *swarmStore {
@@ -161,6 +164,7 @@ func (s *swarmStore) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []
 	}
 	if op.event == eventCompleted && !wasSeeder {
 		sw.completed++
+		s.nCompleted.Add(1)
 	}
 
 	n := len(sw.v4) + len(v6)

@@ -5,12 +5,14 @@ import (
 	"context"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lanseedd/lanseedd"
@@ -39,45 +41,99 @@ type Admin struct {
 	webSeed interface{ WebSeedStats() WebSeedStats }
 	log     *slog.Logger
 	started time.Time
-	mux     *http.ServeMux
+	handler http.Handler
+	reload  reloadState
 }
 
 // NewAdmin returns the admin handler; pub is the public handler whose web
-// seed it reports.
+// seed and requests it reports.
 func NewAdmin(cfg Config, cat Catalog, seeder Seeder, tr Tracker, pub *Public, logger *slog.Logger) *Admin {
-	a := &Admin{cfg: cfg, cat: cat, seeder: seeder, tracker: tr, webSeed: pub, log: logger, started: time.Now(), mux: http.NewServeMux()}
+	a := &Admin{cfg: cfg, cat: cat, seeder: seeder, tracker: tr, webSeed: pub, log: logger, started: time.Now()}
+	a.ReloadResult(true, a.started)
+	mux := http.NewServeMux()
+	var requests *prometheus.CounterVec
+	a.handler, requests = instrument("admin", mux)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(&collector{a: a})
-	a.mux.HandleFunc("GET /{$}", a.status)
-	a.mux.HandleFunc("GET /api/files", a.apiFiles)
-	a.mux.HandleFunc("GET /api/files/{id}", a.apiFile)
-	a.mux.HandleFunc("GET /api/stats", a.apiStats)
-	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	a.mux.HandleFunc("GET /readyz", a.ready)
+	reg.MustRegister(&collector{a: a, build: readBuildInfo(cfg.Version)}, requests, pub.requests)
+	mux.HandleFunc("GET /{$}", a.status)
+	mux.HandleFunc("GET /api/files", a.apiFiles)
+	mux.HandleFunc("GET /api/files/{id}", a.apiFile)
+	mux.HandleFunc("GET /api/stats", a.apiStats)
+	mux.HandleFunc(apiPrefix, apiUnknown)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", a.ready)
 	return a
 }
 
-func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+// reloadState is the outcome of the last configuration reload.
+type reloadState struct {
+	ok     atomic.Bool
+	okAtNs atomic.Int64 // when a reload last succeeded, Unix nanoseconds
+}
+
+// ReloadResult records the outcome of a configuration reload, for
+// lanseedd_config_last_reload_successful and
+// lanseedd_config_last_reload_success_timestamp_seconds: the daemon calls
+// it after every SIGHUP, ok false when the new configuration was rejected.
+// Until then the configuration read at start counts as a successful load.
+func (a *Admin) ReloadResult(ok bool, at time.Time) {
+	a.reload.ok.Store(ok)
+	if ok {
+		a.reload.okAtNs.Store(at.UnixNano())
+	}
+}
 
 // Stats is the JSON of /api/stats.
 type Stats struct {
 	Version       string                   `json:"version"`
-	Started       time.Time                `json:"started"`
+	Started       time.Time                `json:"started_at"`
 	UptimeSeconds float64                  `json:"uptime_seconds"`
 	Rows          map[lanseedd.State]int64 `json:"rows"`
 	Seeder        lanseedd.SeederStats     `json:"seeder"`
-	Tracker       tracker.Stats            `json:"tracker"`
+	Tracker       TrackerStats             `json:"tracker"`
 	WebSeed       WebSeedStats             `json:"web_seed"`
 	// OldestPendingSeconds is how long the longest-waiting row has waited.
 	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
 }
 
+// TrackerStats is the JSON view of the tracker's totals: the front owns
+// the names the catalog site and scripts read, not the tracker package.
+type TrackerStats struct {
+	Swarms   int64 `json:"swarms"`
+	Peers    int64 `json:"peers"`
+	Seeders  int64 `json:"seeders"`
+	Leechers int64 `json:"leechers"`
+
+	HTTPAnnounces int64 `json:"http_announces"`
+	HTTPScrapes   int64 `json:"http_scrapes"`
+	HTTPErrors    int64 `json:"http_errors"`
+	UDPConnects   int64 `json:"udp_connects"`
+	UDPAnnounces  int64 `json:"udp_announces"`
+	UDPScrapes    int64 `json:"udp_scrapes"`
+	UDPErrors     int64 `json:"udp_errors"`
+	// Refused counts announces refused because a limit was hit.
+	Refused int64 `json:"refused"`
+	// Completed counts downloads completed (completed events).
+	Completed int64 `json:"completed"`
+}
+
+func trackerView(s tracker.Stats) TrackerStats {
+	return TrackerStats{
+		Swarms: s.Swarms, Peers: s.Peers, Seeders: s.Seeders, Leechers: s.Leechers,
+		HTTPAnnounces: s.HTTPAnnounces, HTTPScrapes: s.HTTPScrapes, HTTPErrors: s.HTTPErrors,
+		UDPConnects: s.UDPConnects, UDPAnnounces: s.UDPAnnounces, UDPScrapes: s.UDPScrapes, UDPErrors: s.UDPErrors,
+		Refused: s.Refused, Completed: s.Completed,
+	}
+}
+
 func (a *Admin) stats(ctx context.Context) (Stats, error) {
 	s := Stats{
 		Version: a.cfg.Version, Started: a.started, UptimeSeconds: time.Since(a.started).Seconds(),
-		Seeder: a.seeder.Stats(), Tracker: a.tracker.Stats(), WebSeed: a.webSeed.WebSeedStats(),
+		Seeder: a.seeder.Stats(), Tracker: trackerView(a.tracker.Stats()), WebSeed: a.webSeed.WebSeedStats(),
 	}
 	var err error
 	if s.Rows, err = a.cat.Counts(ctx); err != nil {
@@ -99,15 +155,18 @@ func (a *Admin) stats(ctx context.Context) (Stats, error) {
 func (a *Admin) apiStats(w http.ResponseWriter, r *http.Request) {
 	s, err := a.stats(r.Context())
 	if err != nil {
-		a.catalogDown(w, err)
+		a.catalogDown(w, r, err)
 		return
 	}
 	writeJSON(w, s)
 }
 
-func (a *Admin) catalogDown(w http.ResponseWriter, err error) {
+// catalogDown answers 503 for a catalog outage. The admin listener is the
+// operator's, so the error is shown as it is.
+func (a *Admin) catalogDown(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.Warn("reading the catalog failed", "err", err)
-	http.Error(w, "the catalog is unavailable: "+err.Error(), http.StatusServiceUnavailable)
+	w.Header().Set("Retry-After", "5")
+	replyError(w, r, http.StatusServiceUnavailable, "the catalog is unavailable: "+err.Error())
 }
 
 // query reads the page parameters: state (repeatable or comma-separated),
@@ -151,7 +210,7 @@ func (a *Admin) apiFiles(w http.ResponseWriter, r *http.Request) {
 	q, page := query(r)
 	rows, total, err := a.cat.Page(r.Context(), q)
 	if err != nil {
-		a.catalogDown(w, err)
+		a.catalogDown(w, r, err)
 		return
 	}
 	out := struct {
@@ -169,12 +228,16 @@ func (a *Admin) apiFiles(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiFile(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		http.NotFound(w, r)
+		replyError(w, r, http.StatusNotFound, "not found: files are named by their decimal id")
 		return
 	}
 	row, err := a.cat.Get(r.Context(), id)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
+	switch {
+	case errors.Is(err, lanseedd.ErrNotFound):
+		replyError(w, r, http.StatusNotFound, "no such file in the catalog")
+		return
+	case err != nil:
+		a.catalogDown(w, r, err)
 		return
 	}
 	writeJSON(w, a.withSwarm(describe(a.cfg.BaseURL, a.seeder, row)))

@@ -12,13 +12,14 @@ import (
 	"github.com/lanseedd/lanseedd/seeder"
 )
 
-// File is the JSON view of one catalog row.
+// File is the JSON view of one catalog row. Its names are part of the
+// catalog site's interface: snake_case, with the unit in numeric names.
 type File struct {
 	ID         int64     `json:"id"`
 	Path       string    `json:"path"`
 	Name       string    `json:"name"`
 	State      string    `json:"state"`
-	Size       int64     `json:"size"`
+	Size       int64     `json:"size_bytes"`
 	InfoHash   string    `json:"infohash,omitempty"`
 	Magnet     string    `json:"magnet,omitempty"`
 	TorrentURL string    `json:"torrent_url,omitempty"`
@@ -28,7 +29,7 @@ type File struct {
 	Seeders   *int   `json:"seeders,omitempty"`
 	Leechers  *int   `json:"leechers,omitempty"`
 	Completed *int   `json:"completed,omitempty"`
-	Uploaded  *int64 `json:"uploaded_bytes,omitempty"`
+	Uploaded  *int64 `json:"uploaded_bytes,omitempty"` // by the seeder
 }
 
 // describe builds a row's JSON view; ready rows get their links.
@@ -55,18 +56,25 @@ func describe(base string, s Seeder, row lanseedd.Row) File {
 	return f
 }
 
-// apiFile serves GET /api/files/{id}.
+// apiFile serves GET /api/files/{id}: the row of a decimal id or an
+// infohash. A row's error names no absolute server path here.
 func (p *Public) apiFile(w http.ResponseWriter, r *http.Request) {
 	row, ok := p.lookup(w, r, r.PathValue("id"))
 	if !ok {
 		return
 	}
-	writeJSON(w, describe(p.cfg.BaseURL, p.seeder, row))
+	f := describe(p.cfg.BaseURL, p.seeder, row)
+	f.Error = redactPaths(f.Error, p.seeder.ContentRoot())
+	writeJSON(w, f)
 }
 
+// writeJSON answers v, indented for people reading it with curl. '&', '<'
+// and '>' stay as they are: magnet links are copied from it, and nothing
+// embeds it in HTML.
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
 }

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,31 +11,85 @@ import (
 
 // collector exports the daemon's figures at scrape time, from the same
 // sources as the status page, so the two never disagree.
-type collector struct{ a *Admin }
+//
+// Names are grouped by the part they describe (lanseedd_catalog_*,
+// lanseedd_seeder_*, lanseedd_tracker_*, lanseedd_web_seed_*,
+// lanseedd_config_*, lanseedd_http_*), and carry their unit: _bytes,
+// _seconds, and _total for counters. README.md lists them, and
+// contrib/prometheus and contrib/grafana use them.
+type collector struct {
+	a     *Admin
+	build buildInfo
+}
 
 var (
-	descRows          = prometheus.NewDesc("lanseedd_rows", "Catalog rows by state.", []string{"state"}, nil)
-	descQueue         = prometheus.NewDesc("lanseedd_queue_length", "Rows waiting to be hashed (pending).", nil, nil)
-	descLag           = prometheus.NewDesc("lanseedd_reconcile_lag_seconds", "How long the longest-waiting pending row has waited.", nil, nil)
-	descCatalogUp     = prometheus.NewDesc("lanseedd_catalog_up", "1 if the catalog database answered the last scrape.", nil, nil)
-	descHashedBytes   = prometheus.NewDesc("lanseedd_hashed_bytes_total", "Bytes hashed.", nil, nil)
-	descHashSeconds   = prometheus.NewDesc("lanseedd_hash_seconds_total", "Time spent hashing.", nil, nil)
-	descTorrents      = prometheus.NewDesc("lanseedd_seeded_torrents", "Torrents the client seeds.", nil, nil)
-	descPeerConns     = prometheus.NewDesc("lanseedd_seeder_peers", "Peers connected to the seeder.", nil, nil)
-	descUploaded      = prometheus.NewDesc("lanseedd_uploaded_bytes_total", "Bytes of content uploaded by the seeder.", nil, nil)
-	descAnnounces     = prometheus.NewDesc("lanseedd_tracker_announces_total", "Announces answered, by protocol.", []string{"protocol"}, nil)
-	descScrapes       = prometheus.NewDesc("lanseedd_tracker_scrapes_total", "Scrapes answered, by protocol.", []string{"protocol"}, nil)
-	descTrackerErrors = prometheus.NewDesc("lanseedd_tracker_errors_total", "Requests answered with an error, by protocol.", []string{"protocol"}, nil)
-	descRefused       = prometheus.NewDesc("lanseedd_tracker_refused_total", "Announces refused because a limit was hit.", nil, nil)
+	descBuildInfo = prometheus.NewDesc("lanseedd_build_info",
+		"Always 1; the labels say which build runs.", []string{"version", "revision", "goversion"}, nil)
+	descReloadOK = prometheus.NewDesc("lanseedd_config_last_reload_successful",
+		"1 if the last configuration reload (SIGHUP) was applied, 0 if it was rejected.", nil, nil)
+	descReloadAt = prometheus.NewDesc("lanseedd_config_last_reload_success_timestamp_seconds",
+		"When the configuration was last loaded successfully (at start or on SIGHUP).", nil, nil)
+
+	descCatalogUp = prometheus.NewDesc("lanseedd_catalog_up",
+		"1 if the catalog database answered this scrape.", nil, nil)
+	descRows = prometheus.NewDesc("lanseedd_catalog_rows",
+		"Rows of the state table, by state; absent while the catalog is down.", []string{"state"}, nil)
+
+	descLag = prometheus.NewDesc("lanseedd_seeder_reconcile_lag_seconds",
+		"How long the longest-waiting pending row has waited; 0 with none.", nil, nil)
+	descTorrents    = prometheus.NewDesc("lanseedd_seeder_torrents", "Torrents the seeder seeds.", nil, nil)
+	descSeederPeers = prometheus.NewDesc("lanseedd_seeder_peers", "Peers connected to the seeder.", nil, nil)
+	descUploaded    = prometheus.NewDesc("lanseedd_seeder_uploaded_bytes_total", "Bytes of content uploaded by the seeder.", nil, nil)
+	descHashedBytes = prometheus.NewDesc("lanseedd_seeder_hashed_bytes_total", "Bytes of content hashed.", nil, nil)
+	descHashSeconds = prometheus.NewDesc("lanseedd_seeder_hash_seconds_total", "Time spent hashing.", nil, nil)
+
 	descSwarms        = prometheus.NewDesc("lanseedd_tracker_swarms", "Swarms held by the tracker.", nil, nil)
-	descPeers         = prometheus.NewDesc("lanseedd_tracker_peers", "Peers held by the tracker, by kind.", []string{"kind"}, nil)
-	descWebSeedReqs   = prometheus.NewDesc("lanseedd_webseed_requests_total", "Web seed requests, by answer: served (content sent) or stood_down (refused while the seeder seeds).", []string{"answer"}, nil)
-	descWebSeedBytes  = prometheus.NewDesc("lanseedd_webseed_bytes_total", "Bytes of content sent by the web seed.", nil, nil)
+	descPeers         = prometheus.NewDesc("lanseedd_tracker_peers", "Peers held by the tracker, by kind (seeder, leecher).", []string{"kind"}, nil)
+	descAnnounces     = prometheus.NewDesc("lanseedd_tracker_announces_total", "Announces answered with peers, by protocol.", []string{"protocol"}, nil)
+	descScrapes       = prometheus.NewDesc("lanseedd_tracker_scrapes_total", "Scrapes answered, by protocol.", []string{"protocol"}, nil)
+	descConnects      = prometheus.NewDesc("lanseedd_tracker_udp_connects_total", "UDP connect requests answered.", nil, nil)
+	descTrackerErrors = prometheus.NewDesc("lanseedd_tracker_errors_total", "Requests answered with an error or dropped, by protocol.", []string{"protocol"}, nil)
+	descRefused       = prometheus.NewDesc("lanseedd_tracker_refused_total", "Announces refused because a limit was hit.", nil, nil)
+	descCompletions   = prometheus.NewDesc("lanseedd_tracker_completions_total", "Downloads completed: completed events from peers not yet seeding.", nil, nil)
+
+	descWebSeedReqs = prometheus.NewDesc("lanseedd_web_seed_requests_total",
+		"Web seed requests, by answer: served (content sent) or stood_down (refused while the seeder seeds).", []string{"answer"}, nil)
+	descWebSeedBytes = prometheus.NewDesc("lanseedd_web_seed_sent_bytes_total", "Bytes of content sent by the web seed.", nil, nil)
 )
 
+// buildInfo is what lanseedd_build_info says of the running binary.
+type buildInfo struct{ version, revision, goVersion string }
+
+// readBuildInfo reads the VCS revision that go build stamps in the binary;
+// "unknown" when it did not (go run, go test, a build outside git).
+func readBuildInfo(version string) buildInfo {
+	b := buildInfo{version: version, revision: "unknown", goVersion: runtime.Version()}
+	if b.version == "" {
+		b.version = "unknown"
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return b
+	}
+	dirty := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			b.revision = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if dirty && b.revision != "unknown" {
+		b.revision += "-dirty"
+	}
+	return b
+}
+
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRows, descQueue, descLag, descCatalogUp, descHashedBytes, descHashSeconds,
-		descTorrents, descPeerConns, descUploaded, descAnnounces, descScrapes, descTrackerErrors, descRefused, descSwarms, descPeers,
+	for _, d := range []*prometheus.Desc{descBuildInfo, descReloadOK, descReloadAt, descCatalogUp, descRows,
+		descLag, descTorrents, descSeederPeers, descUploaded, descHashedBytes, descHashSeconds,
+		descSwarms, descPeers, descAnnounces, descScrapes, descConnects, descTrackerErrors, descRefused, descCompletions,
 		descWebSeedReqs, descWebSeedBytes} {
 		ch <- d
 	}
@@ -46,6 +102,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
+	gauge(descBuildInfo, 1, c.build.version, c.build.revision, c.build.goVersion)
+	reloadOK := 0.0
+	if c.a.reload.ok.Load() {
+		reloadOK = 1
+	}
+	gauge(descReloadOK, reloadOK)
+	gauge(descReloadAt, float64(c.a.reload.okAtNs.Load())/1e9)
+
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s, err := c.a.stats(ctx)
@@ -56,26 +120,29 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for state, n := range s.Rows {
 			gauge(descRows, float64(n), string(state))
 		}
-		gauge(descQueue, float64(s.Rows["pending"]))
 		gauge(descLag, s.OldestPendingSeconds)
 	}
-	sd, tr := c.a.seeder.Stats(), c.a.tracker.Stats()
+	sd, tr := s.Seeder, s.Tracker // filled even when the catalog is down
+	gauge(descTorrents, float64(sd.Torrents))
+	gauge(descSeederPeers, float64(sd.Peers))
+	counter(descUploaded, float64(sd.UploadedBytes))
 	counter(descHashedBytes, float64(sd.HashedBytes))
 	counter(descHashSeconds, sd.HashSeconds)
-	gauge(descTorrents, float64(sd.Torrents))
-	gauge(descPeerConns, float64(sd.Peers))
-	counter(descUploaded, float64(sd.UploadedBytes))
+
+	gauge(descSwarms, float64(tr.Swarms))
+	gauge(descPeers, float64(tr.Seeders), "seeder")
+	gauge(descPeers, float64(tr.Leechers), "leecher")
 	counter(descAnnounces, float64(tr.HTTPAnnounces), "http")
 	counter(descAnnounces, float64(tr.UDPAnnounces), "udp")
 	counter(descScrapes, float64(tr.HTTPScrapes), "http")
 	counter(descScrapes, float64(tr.UDPScrapes), "udp")
+	counter(descConnects, float64(tr.UDPConnects))
 	counter(descTrackerErrors, float64(tr.HTTPErrors), "http")
 	counter(descTrackerErrors, float64(tr.UDPErrors), "udp")
 	counter(descRefused, float64(tr.Refused))
-	gauge(descSwarms, float64(tr.Swarms))
-	gauge(descPeers, float64(tr.Seeders), "seeder")
-	gauge(descPeers, float64(tr.Leechers), "leecher")
-	ws := c.a.webSeed.WebSeedStats()
+	counter(descCompletions, float64(tr.Completed))
+
+	ws := s.WebSeed
 	counter(descWebSeedReqs, float64(ws.Served), "served")
 	counter(descWebSeedReqs, float64(ws.StoodDown), "stood_down")
 	counter(descWebSeedBytes, float64(ws.Bytes))

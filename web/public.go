@@ -16,6 +16,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config holds the front's settings.
@@ -73,6 +74,10 @@ type Public struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	ws     webSeedCounters
+	// handler is mux counted in requests, which the admin listener's
+	// /metrics exports.
+	handler  http.Handler
+	requests *prometheus.CounterVec
 }
 
 // NewPublic returns the public handler.
@@ -82,12 +87,15 @@ func NewPublic(cfg Config, cat Catalog, seeder Seeder, logger *slog.Logger) *Pub
 	p.mux.HandleFunc("GET /api/files/{id}", p.apiFile)
 	p.mux.HandleFunc("GET /feed.rss", p.feed)
 	p.mux.HandleFunc("GET "+WebSeedPrefix+"{id}/{path...}", p.webSeed)
+	p.mux.HandleFunc(apiPrefix, apiUnknown)
+	p.handler, p.requests = instrument("public", p.mux)
 	return p
 }
 
-func (p *Public) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
+func (p *Public) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
 
 // lookup finds the row a link names: a decimal id or a 40-digit infohash.
+// Unknown and deleted rows are 404, a catalog outage 503.
 func (p *Public) lookup(w http.ResponseWriter, r *http.Request, key string) (lanseedd.Row, bool) {
 	var (
 		row lanseedd.Row
@@ -98,35 +106,41 @@ func (p *Public) lookup(w http.ResponseWriter, r *http.Request, key string) (lan
 	} else if isInfoHash(key) {
 		row, err = p.cat.GetByInfoHash(r.Context(), key)
 	} else {
-		http.Error(w, "not found: links look like /t/42.torrent or /t/<40 hex digits>.torrent", http.StatusNotFound)
+		replyError(w, r, http.StatusNotFound, "not found: files are named by a decimal id or a 40-digit infohash")
 		return row, false
 	}
 	switch {
 	case errors.Is(err, lanseedd.ErrNotFound) || err == nil && row.State == lanseedd.StateDeleted:
-		http.Error(w, "no such file in the catalog", http.StatusNotFound)
+		replyError(w, r, http.StatusNotFound, "no such file in the catalog")
 		return row, false
 	case err != nil:
 		p.log.Warn("reading the catalog failed", "err", err)
-		http.Error(w, "the catalog is unavailable; try again shortly", http.StatusServiceUnavailable)
+		w.Header().Set("Retry-After", "5")
+		replyError(w, r, http.StatusServiceUnavailable, "the catalog is unavailable; try again shortly")
 		return row, false
 	}
 	return row, true
 }
 
-// refuseUnready answers for a row that is not ready, and reports whether it did.
-func refuseUnready(w http.ResponseWriter, row lanseedd.Row) bool {
+// refuseUnready answers for a row that is not ready, and reports whether it
+// did. The row's error is shown without the server's absolute paths.
+func (p *Public) refuseUnready(w http.ResponseWriter, r *http.Request, row lanseedd.Row) bool {
+	var (
+		code int
+		msg  string
+	)
 	switch row.State {
 	case lanseedd.StateReady:
 		return false
 	case lanseedd.StatePending:
 		w.Header().Set("Retry-After", "5")
-		http.Error(w, fmt.Sprintf("file %d (%s) is being prepared; try again in a few seconds", row.FileID, row.Path),
-			http.StatusServiceUnavailable)
+		code, msg = http.StatusServiceUnavailable, fmt.Sprintf("file %d (%s) is being prepared; try again in a few seconds", row.FileID, row.Path)
 	case lanseedd.StateMissing:
-		http.Error(w, fmt.Sprintf("file %d (%s) is missing on the server", row.FileID, row.Path), http.StatusNotFound)
+		code, msg = http.StatusNotFound, fmt.Sprintf("file %d (%s) is missing on the server", row.FileID, row.Path)
 	default:
-		http.Error(w, fmt.Sprintf("file %d (%s) cannot be shared: %s", row.FileID, row.Path, row.Error), http.StatusConflict)
+		code, msg = http.StatusConflict, fmt.Sprintf("file %d (%s) cannot be shared: %s", row.FileID, row.Path, row.Error)
 	}
+	replyError(w, r, code, redactPaths(msg, p.seeder.ContentRoot()))
 	return true
 }
 
@@ -134,11 +148,11 @@ func refuseUnready(w http.ResponseWriter, row lanseedd.Row) bool {
 func (p *Public) torrent(w http.ResponseWriter, r *http.Request) {
 	key, ok := strings.CutSuffix(r.PathValue("name"), ".torrent")
 	if !ok {
-		http.Error(w, "not found: links look like /t/42.torrent", http.StatusNotFound)
+		http.Error(w, "not found: links look like /t/42.torrent or /t/<40 hex digits>.torrent", http.StatusNotFound)
 		return
 	}
 	row, ok := p.lookup(w, r, key)
-	if !ok || refuseUnready(w, row) {
+	if !ok || p.refuseUnready(w, r, row) {
 		return
 	}
 	f, err := os.Open(p.seeder.TorrentFile(row.FileID))

@@ -34,7 +34,7 @@ type WebSeedStats struct {
 	// torrent (503, in http.web_seed_mode standin).
 	StoodDown int64 `json:"stood_down"`
 	// Bytes is the content sent.
-	Bytes int64 `json:"bytes"`
+	Bytes int64 `json:"sent_bytes"`
 }
 
 type webSeedCounters struct {
@@ -76,7 +76,7 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	row, ok := p.lookup(w, r, strconv.FormatInt(id, 10))
-	if !ok || refuseUnready(w, row) {
+	if !ok || p.refuseUnready(w, r, row) {
 		return
 	}
 	switch p.cfg.WebSeedMode {

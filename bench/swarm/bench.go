@@ -431,7 +431,7 @@ func (b *bench) daemonTx() (daemonTx, error) {
 		WebSeed struct {
 			Served    int64 `json:"served"`
 			StoodDown int64 `json:"stood_down"`
-			Bytes     int64 `json:"bytes"`
+			Bytes     int64 `json:"sent_bytes"`
 		} `json:"web_seed"`
 	}
 	if resp.StatusCode != http.StatusOK {

@@ -114,25 +114,31 @@ func TestAdminEndpoints(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"lanseedd_rows", map[string]string{"state": "ready"}, 3},
-		{"lanseedd_rows", map[string]string{"state": "missing"}, 1},
-		{"lanseedd_queue_length", nil, 0},
+		{"lanseedd_catalog_rows", map[string]string{"state": "ready"}, 3},
+		{"lanseedd_catalog_rows", map[string]string{"state": "missing"}, 1},
+		{"lanseedd_catalog_rows", map[string]string{"state": "pending"}, 0},
 		{"lanseedd_catalog_up", nil, 1},
-		{"lanseedd_seeded_torrents", nil, 3},
+		{"lanseedd_seeder_torrents", nil, 3},
 		{"lanseedd_tracker_swarms", nil, 3},
 		{"lanseedd_tracker_peers", map[string]string{"kind": "seeder"}, 3},
-		{"lanseedd_webseed_requests_total", map[string]string{"answer": "stood_down"}, 1},
-		{"lanseedd_webseed_requests_total", map[string]string{"answer": "served"}, 0},
-		{"lanseedd_webseed_bytes_total", nil, 0},
+		{"lanseedd_web_seed_requests_total", map[string]string{"answer": "stood_down"}, 1},
+		{"lanseedd_web_seed_requests_total", map[string]string{"answer": "served"}, 0},
+		{"lanseedd_web_seed_sent_bytes_total", nil, 0},
 	} {
 		if got := value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if got := value("lanseedd_hashed_bytes_total", nil); got < 3*64<<10 {
-		t.Errorf("lanseedd_hashed_bytes_total = %v", got)
+	if got := value("lanseedd_seeder_hashed_bytes_total", nil); got < 3*64<<10 {
+		t.Errorf("lanseedd_seeder_hashed_bytes_total = %v", got)
 	}
 	if got := value("lanseedd_tracker_announces_total", map[string]string{"protocol": "http"}); got < 3 {
 		t.Errorf("http announces = %v", got)
+	}
+	if got := value("lanseedd_http_requests_total", map[string]string{"listener": "public", "handler": "/ws/{id}/{path...}", "code": "503"}); got != 1 {
+		t.Errorf("public web seed requests answered 503 = %v, want 1", got)
+	}
+	if got := value("lanseedd_build_info", nil); got != 1 {
+		t.Errorf("lanseedd_build_info = %v", got)
 	}
 }
