@@ -101,6 +101,7 @@ func runDaemon(ctx context.Context, cmd *cobra.Command, l *loader) error {
 				level.Set(next.Log.Level.Level())
 				m.Reload(ctx, next)
 			}
+			m.Admin.ReloadResult(err == nil, time.Now())
 			notify(logger, daemon.SdNotifyReady)
 		case <-ctx.Done():
 			notify(logger, daemon.SdNotifyStopping)
@@ -165,6 +166,7 @@ type Main struct {
 	Store   *store.Store
 	Tracker *tracker.Tracker
 	Seeder  *seeder.Seeder
+	Admin   *web.Admin
 
 	httpLn    net.Listener
 	adminLn   net.Listener
@@ -274,8 +276,9 @@ func (m *Main) Start(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	m.Admin = web.NewAdmin(webCfg, st, m.Seeder, m.Tracker, pub, webLog)
 	m.adminSrv = &http.Server{
-		Handler:           web.NewAdmin(webCfg, st, m.Seeder, m.Tracker, pub, webLog),
+		Handler:           m.Admin,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 
