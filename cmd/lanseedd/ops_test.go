@@ -194,11 +194,35 @@ func TestSignals(t *testing.T) {
 	if s := adminStats(t, admin); s.Seeder.UploadRate != 0 {
 		t.Fatalf("upload rate %d before the reload, want 0 (none)", s.Seeder.UploadRate)
 	}
-	os.WriteFile(cfgFile, []byte("seeder:\n  hash_workers: 1\n  upload_rate: 123456\nlog:\n  level: debug\n"), 0o644)
+	os.WriteFile(cfgFile, []byte("seeder:\n  hash_workers: 1\n  upload_rate: 123456\n  parallel: 5\nlog:\n  level: debug\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
+	w.waitFor(t, "key=seeder.parallel", 10*time.Second)
 	w.waitFor(t, "log_level=debug", 10*time.Second)
 	if s := adminStats(t, admin); s.Seeder.UploadRate != 123456 {
 		t.Errorf("upload rate %d after SIGHUP, want 123456", s.Seeder.UploadRate)
+	}
+	reloadOK := func() string {
+		_, body := getWith(t, admin+"/metrics", nil)
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, "lanseedd_config_last_reload_successful ") {
+				return strings.Fields(l)[1]
+			}
+		}
+		t.Fatalf("no lanseedd_config_last_reload_successful in /metrics")
+		return ""
+	}
+	if v := reloadOK(); v != "1" {
+		t.Errorf("lanseedd_config_last_reload_successful %s after a good reload", v)
+	}
+	// A config that does not validate is not applied, and says so.
+	os.WriteFile(cfgFile, []byte("seeder:\n  peer_port: lots\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	w.waitFor(t, "reload: config not applied", 10*time.Second)
+	for end := time.Now().Add(5 * time.Second); reloadOK() != "0" && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond) // the log line comes just before the metric is set
+	}
+	if v := reloadOK(); v != "0" {
+		t.Errorf("lanseedd_config_last_reload_successful %s after a failed reload", v)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
