@@ -122,6 +122,10 @@ func (s setting) decode(name string, n *yaml.Node) error {
 		s.field.SetString(n.Value)
 		return nil
 	}
+	if n.Kind == yaml.ScalarNode && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		// peer_port: "6881" means the number, as an operator would expect.
+		n = &yaml.Node{Kind: yaml.ScalarNode, Value: n.Value, Line: n.Line}
+	}
 	v := reflect.New(s.field.Type())
 	if err := n.Decode(v.Interface()); err != nil {
 		return fmt.Errorf("%s: want %s, got %s", name, want(s.field.Type()), nodeText(n))
