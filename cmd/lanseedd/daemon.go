@@ -81,24 +81,6 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 }
 
-// newLogger logs text or JSON to w. Under systemd, whose journal stamps
-// every line itself, the time is left out.
-func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if os.Getenv("JOURNAL_STREAM") != "" {
-		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey && len(groups) == 0 {
-				return slog.Attr{}
-			}
-			return a
-		}
-	}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 // notify tells systemd about the daemon's state, when it runs under it.
 func notify(logger *slog.Logger, state string) {
 	if _, err := daemon.SdNotify(false, state); err != nil {
