@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,7 @@ func runDaemon(ctx context.Context, cmd *cobra.Command, l *loader) error {
 		return err
 	}
 	notify(logger, daemon.SdNotifyReady)
-	stopWatchdog := watchdog(logger)
+	stopWatchdog := watchdog(logger, m.Healthy)
 	defer stopWatchdog()
 
 	hup := make(chan os.Signal, 1)
@@ -105,28 +106,21 @@ func runDaemon(ctx context.Context, cmd *cobra.Command, l *loader) error {
 			notify(logger, daemon.SdNotifyReady)
 		case <-ctx.Done():
 			notify(logger, daemon.SdNotifyStopping)
+			stopWatchdog()
 			logger.Info("shutting down")
 			return m.Close()
-		}
-	}
-}
-
-// newLogger logs text or JSON to w. Under systemd, whose journal stamps
-// every line itself, the time is left out.
-func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if os.Getenv("JOURNAL_STREAM") != "" {
-		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey && len(groups) == 0 {
-				return slog.Attr{}
+		case err := <-m.Failed():
+			notify(logger, daemon.SdNotifyStopping)
+			stopWatchdog()
+			logger.Info("shutting down: a part stopped")
+			// Close returns the part's error too; the exit status is not 0,
+			// so that systemd's Restart=on-failure starts a whole daemon.
+			if cerr := m.Close(); cerr != nil {
+				return cerr
 			}
-			return a
+			return err
 		}
 	}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // notify tells systemd about the daemon's state, when it runs under it.
@@ -134,27 +128,6 @@ func notify(logger *slog.Logger, state string) {
 	if _, err := daemon.SdNotify(false, state); err != nil {
 		logger.Warn("systemd notification failed", "state", state, "err", err)
 	}
-}
-
-// watchdog pings systemd's watchdog at half its interval, if enabled.
-func watchdog(logger *slog.Logger) func() {
-	interval, err := daemon.SdWatchdogEnabled(false)
-	if err != nil || interval <= 0 {
-		return func() {}
-	}
-	t := time.NewTicker(interval / 2)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-t.C:
-				notify(logger, daemon.SdNotifyWatchdog)
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { t.Stop(); close(done) }
 }
 
 // Main is the whole daemon, built from a Config, so that tests can run it
@@ -180,8 +153,12 @@ type Main struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	parts  parts
 	mu     sync.Mutex
 	errs   []error
+
+	// stopBudget replaces shutdownTimeout, for tests.
+	stopBudget time.Duration
 }
 
 // NewMain returns a daemon that Start will build.
@@ -371,13 +348,15 @@ func (m *Main) Reload(ctx context.Context, next Config) {
 	}()
 }
 
-// goRun runs a part in the background; its error is kept for Close.
+// goRun runs a part in the background; its error is kept for Close. A part
+// that stops before Close, even without an error, fails the daemon.
 func (m *Main) goRun(name string, run func() error) {
+	m.parts.start(name)
 	m.wg.Go(func() {
-		if err := run(); err != nil {
+		if err := m.parts.stop(name, run()); err != nil {
 			m.Log.Error("part stopped", "part", name, "err", err)
 			m.mu.Lock()
-			m.errs = append(m.errs, fmt.Errorf("%s: %w", name, err))
+			m.errs = append(m.errs, err)
 			m.mu.Unlock()
 		}
 	})
@@ -396,25 +375,39 @@ func loopback(a net.Addr) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.(*net.TCPAddr).Port))
 }
 
-// Close stops serving, waits for the parts within a bounded time, and closes
-// the client and the catalog.
+// Close stops serving, waits for the parts, and closes the client and the
+// catalog, all within one budget of shutdownTimeout.
 func (m *Main) Close() error {
+	m.parts.close()
 	if m.cancel != nil {
 		m.cancel()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	budget := cmp.Or(m.stopBudget, shutdownTimeout)
+	start := time.Now()
+	// Requests and parts get the first part of the budget; what is left
+	// is for the client and the catalog, which releases its claims (up to
+	// 3 s of the 10), so that another daemon need not wait for the lease.
+	drain, cancel := context.WithDeadline(context.Background(), start.Add(budget*3/5))
+	defer cancel()
+	end, cancelEnd := context.WithDeadline(context.Background(), start.Add(budget))
+	defer cancelEnd()
+	// The other parts stop on cancel, meanwhile.
+	stopped := make(chan struct{})
+	go func() { m.wg.Wait(); close(stopped) }()
+	var servers sync.WaitGroup
 	for _, srv := range []*http.Server{m.httpSrv, m.adminSrv} {
 		if srv != nil {
-			srv.Shutdown(ctx)
+			servers.Go(func() {
+				if srv.Shutdown(drain) != nil {
+					// Clients still downloading are cut off.
+					srv.Close()
+				}
+			})
 		}
 	}
-	cancel()
-	done := make(chan struct{})
-	go func() { m.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(shutdownTimeout):
-		m.Log.Warn("parts did not stop in time", "timeout", shutdownTimeout)
+	servers.Wait()
+	if !waitDone(drain, stopped) {
+		m.Log.Warn("parts did not stop in time; closing anyway", "waited", time.Since(start))
 	}
 	if m.cancel == nil {
 		// Start failed before serving: the listeners are ours to close.
@@ -427,11 +420,11 @@ func (m *Main) Close() error {
 			c.Close()
 		}
 	}
-	if m.Seeder != nil {
-		m.Seeder.Close()
+	if m.Seeder != nil && !within(end, m.Seeder.Close) {
+		m.Log.Warn("BitTorrent client did not close in time", "budget", budget)
 	}
-	if m.Store != nil {
-		m.Store.Close()
+	if m.Store != nil && !within(end, func() { m.Store.Close() }) {
+		m.Log.Warn("catalog did not close in time", "budget", budget)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -30,8 +30,9 @@ type testDaemon struct {
 	db      *sql.DB
 }
 
-// startDaemon starts a daemon on content; opts change its configuration.
-func startDaemon(tb testing.TB, content string, opts ...func(*Config)) *testDaemon {
+// testConfig configures a daemon on content, with its state in a temporary
+// directory and its listeners on free loopback ports.
+func testConfig(tb testing.TB, content string, opts ...func(*Config)) Config {
 	tb.Helper()
 	state := tb.TempDir()
 	cfg := DefaultConfig()
@@ -46,6 +47,13 @@ func startDaemon(tb testing.TB, content string, opts ...func(*Config)) *testDaem
 	for _, o := range opts {
 		o(&cfg)
 	}
+	return cfg
+}
+
+// startDaemon starts a daemon on content; opts change its configuration.
+func startDaemon(tb testing.TB, content string, opts ...func(*Config)) *testDaemon {
+	tb.Helper()
+	cfg := testConfig(tb, content, opts...)
 	logger := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	m := NewMain(cfg, logger)
 	if err := m.Start(context.Background()); err != nil {
