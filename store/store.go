@@ -42,11 +42,25 @@ type Store struct {
 	outageSince atomic.Int64 // unix nanoseconds
 }
 
+// ErrNoCatalog is returned by OpenExisting when the SQLite catalog file does
+// not exist.
+var ErrNoCatalog = errors.New("catalog does not exist")
+
 // Open connects to the catalog named by cfg.DSN. An SQLite catalog that does
-// not exist yet is created with an empty catalog table (id, path). The
-// catalog table of a PostgreSQL or MySQL catalog belongs to the site and is
-// never created.
+// not exist yet, or a file with no tables at all (made by the sqlite3 shell,
+// say), is set up with an empty catalog table (id, path). The catalog table
+// of a PostgreSQL or MySQL catalog belongs to the site and is never created.
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
+	return open(ctx, cfg, logger, true)
+}
+
+// OpenExisting is Open for commands that only read: an SQLite catalog that
+// does not exist is ErrNoCatalog, and no file or directory is created.
+func OpenExisting(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
+	return open(ctx, cfg, logger, false)
+}
+
+func open(ctx context.Context, cfg Config, logger *slog.Logger, create bool) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -59,7 +73,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	case "sqlite":
 		s.d = sqliteDialect
 		s.path = t.path
-		err = s.openSQLite(ctx)
+		err = s.openSQLite(ctx, create)
 	case "postgres":
 		s.d = postgresDialect
 		err = s.openServer(ctx, stdlib.OpenDB(*t.pg.Copy()))
@@ -101,8 +115,12 @@ func newOwner() string {
 	return host + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(b[:])
 }
 
-func (s *Store) openSQLite(ctx context.Context) error {
-	if _, err := os.Stat(s.path); errors.Is(err, os.ErrNotExist) {
+func (s *Store) openSQLite(ctx context.Context, create bool) error {
+	_, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !create:
+		return fmt.Errorf("catalog %s: %w", s.path, ErrNoCatalog)
+	case errors.Is(err, os.ErrNotExist):
 		if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
 			return fmt.Errorf("create catalog directory: %w", err)
 		}
@@ -120,6 +138,16 @@ func (s *Store) openSQLite(ctx context.Context) error {
 		return fmt.Errorf("open catalog %s: %w", s.path, err)
 	}
 	s.db = db
+	if create && !s.created {
+		// A file with no tables at all (touched, or made by the sqlite3
+		// shell before the first start) is a new catalog like a missing one.
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+			db.Close()
+			return fmt.Errorf("open catalog %s: %w", s.path, err)
+		}
+		s.created = n == 0
+	}
 	return nil
 }
 

@@ -22,7 +22,7 @@ import (
 type Config struct {
 	// BaseURL is how LAN clients reach the public listener (links, web
 	// seeds, the feed), without a trailing slash.
-	BaseURL string `yaml:"base_url"`
+	BaseURL string `yaml:"-"`
 	// FeedItems is how many torrents the RSS feed lists.
 	FeedItems int `yaml:"feed_items"`
 	// WebSeedMode says when lanseedd's own web seed (/ws/…) is listed in

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -19,6 +21,20 @@ func writeConfig(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// parseRun loads the configuration of `lanseedd run ARGS`.
+func parseRun(args ...string) (Config, error) {
+	l := &loader{}
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configFlags(fs, l)
+	daemonFlags(fs, l)
+	if err := fs.Parse(longFlags(args, func(name string) bool { return fs.Lookup(name) != nil })); err != nil {
+		return Config{}, err
+	}
+	cfg, _, err := l.load()
+	return cfg, err
 }
 
 func TestConfigPrecedence(t *testing.T) {
@@ -43,7 +59,7 @@ log:
 	t.Setenv("LANSEEDD_PEER_PORT", "2222")
 	t.Setenv("LANSEEDD_CONTENT", "/srv/env")
 	t.Setenv("LANSEEDD_HTTP", ":8002")
-	cfg, _, err := parseConfig("run", []string{"-http", ":8003", "-webseed", "http://c.lan/x"}, io.Discard, daemonFlags)
+	cfg, err := parseRun("-http", ":8003", "-webseed", "http://c.lan/x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +71,7 @@ log:
 		{"file only: catalog.poll_interval", cfg.Catalog.PollInterval, 300 * time.Millisecond},
 		{"file only: tracker.announce_interval", cfg.Tracker.AnnounceInterval, 5 * time.Minute},
 		{"file only: tracker.listen", cfg.Tracker.Listen, ":7001"},
-		{"file only: log.level", cfg.Log.Level, slog.LevelWarn},
+		{"file only: log.level", cfg.Log.Level, LogLevel(slog.LevelWarn)},
 		{"env over file: peer port", cfg.Seeder.PeerPort, 2222},
 		{"env over file: content", cfg.Seeder.ContentRoot, "/srv/env"},
 		{"flag over env and file: http", cfg.HTTP.Listen, ":8003"},
@@ -76,7 +92,7 @@ func TestConfigDSNFile(t *testing.T) {
 	dsnFile := filepath.Join(t.TempDir(), "dsn")
 	os.WriteFile(dsnFile, []byte("postgres://lanseedd:pw@db.lan/catalog\n"), 0o600)
 	file := writeConfig(t, "catalog:\n  dsn_file: "+dsnFile+"\n")
-	cfg, _, err := parseConfig("run", []string{"-config", file}, io.Discard, daemonFlags)
+	cfg, err := parseRun("-config", file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +123,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"log:\n  format: xml\n", "log.format"},
 	} {
 		file := writeConfig(t, c.yaml)
-		cfg, _, err := parseConfig("run", []string{"-config", file}, io.Discard, daemonFlags)
+		cfg, err := parseRun("-config", file)
 		if err == nil {
 			err = cfg.Validate()
 		}
@@ -116,11 +132,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"catalog:\n  tabel: files\n", "seeder: [1, 2]\n", "log:\n  level: loud\n"} {
-		if _, _, err := parseConfig("run", []string{"-config", writeConfig(t, bad)}, io.Discard, daemonFlags); err == nil {
+		if _, err := parseRun("-config", writeConfig(t, bad)); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}
-	if _, _, err := parseConfig("run", []string{"-config", "/nonexistent/lanseedd.yml"}, io.Discard, daemonFlags); err == nil {
+	if _, err := parseRun("-config", "/nonexistent/lanseedd.yml"); err == nil {
 		t.Error("a missing -config file is not an error")
 	}
 }

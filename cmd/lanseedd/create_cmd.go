@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/lanseedd/lanseedd/seeder"
 	"github.com/lanseedd/lanseedd/web"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
@@ -23,68 +22,84 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, " ") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func (l *listFlag) Type() string       { return "URL" }
 
-// runCreate makes a .torrent for a file or directory, as mktorrent does:
-// `lanseedd create [flags] PATH`.
-func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// createCommand makes a .torrent for a file or directory, as mktorrent
+// does: `lanseedd create [flags] PATH`.
+func createCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create [flags] PATH",
+		Short: "make a .torrent of a file or directory (as mktorrent)",
+		Args:  cobra.ExactArgs(1),
+	}
+	fs := cmd.Flags()
 	var announce, webSeeds listFlag
-	out := fs.String("o", "", "output file (default NAME.torrent in the current directory; - for stdout)")
+	out := fs.StringP("output", "o", "", "output file (default NAME.torrent in the current directory; - for stdout)")
 	fs.Var(&announce, "announce", "tracker URL; repeat for backup tiers, separate URLs of one tier with commas")
-	fs.Var(&webSeeds, "webseed", "web seed URL (BEP 19); repeatable")
+	fs.Var(&webSeeds, "web-seed", "web seed URL (BEP 19); repeatable")
+	fs.Var(&webSeeds, "webseed", "")
+	fs.MarkDeprecated("webseed", "use -web-seed")
 	pieceLength := fs.String("piece-length", "auto", "piece length: bytes (262144, 256K, 1M), mktorrent's exponent (18), or auto (1,000–2,000 pieces)")
 	private := fs.Bool("private", false, "set the private flag (no DHT or PEX)")
 	comment := fs.String("comment", "", "comment")
 	source := fs.String("source", "", "source string in the info dictionary (changes the infohash)")
 	noDate := fs.Bool("no-date", false, "leave out the creation date")
-	force := fs.Bool("f", false, "overwrite the output file")
+	force := fs.BoolP("force", "f", false, "overwrite the output file")
 	workers := fs.Int("workers", 0, "hashing goroutines (default one per core)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lanseedd create [flags] PATH")
-		fs.PrintDefaults()
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return create(cmd.Context(), args[0], createFlags{
+			out: *out, announce: announce, webSeeds: webSeeds, pieceLength: *pieceLength, private: *private,
+			comment: *comment, source: *source, noDate: *noDate, force: *force, workers: *workers,
+		}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("create: give one file or directory")
-	}
-	path := fs.Arg(0)
+	return cmd
+}
+
+// createFlags are the flags of `lanseedd create`.
+type createFlags struct {
+	out                string
+	announce, webSeeds []string
+	pieceLength        string
+	private            bool
+	comment, source    string
+	noDate, force      bool
+	workers            int
+}
+
+func create(ctx context.Context, path string, opt createFlags, stdout, stderr io.Writer) error {
 	o := seeder.CreateOptions{
-		Announce: seeder.AnnounceTiers(announce),
-		WebSeeds: webSeeds,
-		Private:  *private,
-		Source:   *source,
-		Comment:  *comment,
-		Workers:  *workers,
+		Announce: seeder.AnnounceTiers(opt.announce),
+		WebSeeds: opt.webSeeds,
+		Private:  opt.private,
+		Source:   opt.source,
+		Comment:  opt.comment,
+		Workers:  opt.workers,
 	}
-	if *pieceLength != "auto" {
-		pl, err := seeder.ParsePieceLength(*pieceLength)
+	if opt.pieceLength != "auto" {
+		pl, err := seeder.ParsePieceLength(opt.pieceLength)
 		if err != nil {
 			return fmt.Errorf("create: -piece-length: %w", err)
 		}
 		o.PieceLength = pl
 	}
-	if !*noDate {
+	if !opt.noDate {
 		o.CreationDate = time.Now()
 	}
-	if *out == "" {
+	if opt.out == "" {
 		abs, err := filepath.Abs(path)
 		if err != nil {
 			return err
 		}
-		*out = filepath.Base(abs) + ".torrent"
+		opt.out = filepath.Base(abs) + ".torrent"
 	}
 	// Fail before hashing, not after, if the output exists.
 	var w io.Writer = stdout
-	if *out != "-" {
+	if opt.out != "-" {
 		flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-		if *force {
+		if opt.force {
 			flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 		}
-		f, err := os.OpenFile(*out, flags, 0o644)
+		f, err := os.OpenFile(opt.out, flags, 0o644)
 		if err != nil {
 			return fmt.Errorf("create: %w (-f overwrites)", err)
 		}
@@ -97,8 +112,8 @@ func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	mi, err := seeder.Create(ctx, path, o)
 	bar.done()
 	if err != nil {
-		if *out != "-" {
-			os.Remove(*out)
+		if opt.out != "-" {
+			os.Remove(opt.out)
 		}
 		return fmt.Errorf("create: %w", err)
 	}
@@ -107,19 +122,19 @@ func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("create: %w", err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("create: write %s: %w", *out, err)
+		return fmt.Errorf("create: write %s: %w", opt.out, err)
 	}
 	if f, ok := w.(*os.File); ok && f != os.Stdout {
 		if err := f.Close(); err != nil {
-			return fmt.Errorf("create: write %s: %w", *out, err)
+			return fmt.Errorf("create: write %s: %w", opt.out, err)
 		}
 	}
 	info, _ := mi.UnmarshalInfo()
 	d := time.Since(start)
 	msg := fmt.Sprintf("%s  %s  %d pieces of %s, %s in %s (%s/s)\n",
-		mi.HashInfoBytes().HexString(), *out, info.NumPieces(), web.FormatBytes(info.PieceLength),
+		mi.HashInfoBytes().HexString(), opt.out, info.NumPieces(), web.FormatBytes(info.PieceLength),
 		web.FormatBytes(info.TotalLength()), d.Round(time.Millisecond), web.FormatBytes(int64(float64(info.TotalLength())/max(d.Seconds(), 1e-9))))
-	if *out == "-" {
+	if opt.out == "-" {
 		fmt.Fprint(stderr, msg)
 	} else {
 		fmt.Fprint(stdout, msg)

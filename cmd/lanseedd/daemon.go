@@ -27,24 +27,50 @@ import (
 	"github.com/lanseedd/lanseedd/store"
 	"github.com/lanseedd/lanseedd/tracker"
 	"github.com/lanseedd/lanseedd/web"
+	"github.com/spf13/cobra"
 )
 
 // shutdownTimeout bounds a graceful stop.
 const shutdownTimeout = 10 * time.Second
 
-func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, fs, err := parseConfig("run", args, stderr, daemonFlags)
+// runCommand is `lanseedd run`: the daemon.
+func runCommand() *cobra.Command {
+	l := &loader{}
+	cmd := &cobra.Command{
+		Use:   "run [flags]",
+		Short: "run the daemon",
+		Long: `Run the daemon: watch the catalog, make and seed a torrent for every row,
+serve the .torrent links, the feed and the web seed, and run the tracker.
+SIGHUP re-reads the configuration; SIGTERM or SIGINT stop it within 10
+seconds.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDaemon(cmd.Context(), cmd, l)
+		},
+	}
+	configFlags(cmd.Flags(), l)
+	daemonFlags(cmd.Flags(), l)
+	return cmd
+}
+
+func runDaemon(ctx context.Context, cmd *cobra.Command, l *loader) error {
+	stderr := cmd.ErrOrStderr()
+	cfg, warnings, err := l.load()
+	if err == nil {
+		if err = cfg.Validate(); err != nil {
+			err = configError{err}
+		}
+	}
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("run: unexpected argument %q", fs.Arg(0))
-	}
 	level := new(slog.LevelVar)
-	level.Set(cfg.Log.Level)
+	level.Set(cfg.Log.Level.Level())
 	logger := newLogger(stderr, cfg.Log.Format, level)
 	if cfg.File != "" {
 		logger.Info("read config file", "path", cfg.File)
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
 	}
 	m := NewMain(cfg, logger)
 	if err := m.Start(ctx); err != nil {
@@ -62,14 +88,17 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		select {
 		case <-hup:
 			notify(logger, daemon.SdNotifyReloading)
-			next, _, err := parseConfig("run", args, stderr, daemonFlags)
+			next, warnings, err := l.load()
 			if err == nil {
 				err = next.Validate()
+			}
+			for _, w := range warnings {
+				logger.Warn(w)
 			}
 			if err != nil {
 				logger.Error("reload: config not applied", "err", err)
 			} else {
-				level.Set(next.Log.Level)
+				level.Set(next.Log.Level.Level())
 				m.Reload(ctx, next)
 			}
 			notify(logger, daemon.SdNotifyReady)
@@ -290,29 +319,43 @@ func contentWebSeeds(bases []string, catalogPath string) []string {
 	return out
 }
 
+// reloadable are the keys a reload applies while running; a change of any
+// other key needs a restart.
+var reloadable = map[string]bool{
+	"log.level":            true,
+	"http.web_seeds":       true,
+	"seeder.upload_rate":   true,
+	"seeder.download_rate": true,
+}
+
+// changedKeys lists the keys whose values differ between two configs.
+func changedKeys(old, next *Config) []string {
+	var keys []string
+	nextSettings := settingsOf(next)
+	for i, s := range settingsOf(old) {
+		if !reflect.DeepEqual(s.field.Interface(), nextSettings[i].field.Interface()) {
+			keys = append(keys, s.key)
+		}
+	}
+	return keys
+}
+
 // Reload applies what can change while running and triggers a full
-// reconcile; what needs a restart is logged.
+// reconcile; every other key that changed is logged as needing a restart.
 func (m *Main) Reload(ctx context.Context, next Config) {
 	old := m.Config
+	for _, key := range changedKeys(&old, &next) {
+		if !reloadable[key] {
+			m.Log.Warn("reload: needs a restart; keeping the running value", "key", key)
+		}
+	}
 	seeds := next.HTTP.WebSeeds
 	m.extraWebSeeds.Store(&seeds)
 	m.Seeder.SetRates(next.Seeder.UploadRate, next.Seeder.DownloadRate)
-	for _, c := range []struct {
-		key     string
-		changed bool
-	}{
-		{"catalog", old.Catalog != next.Catalog},
-		{"seeder.content_root, seeder.state_dir, seeder.peer_port", old.Seeder.ContentRoot != next.Seeder.ContentRoot ||
-			old.Seeder.StateDir != next.Seeder.StateDir || old.Seeder.PeerPort != next.Seeder.PeerPort},
-		{"http.listen, http.public_url", old.HTTP.Listen != next.HTTP.Listen || old.HTTP.PublicURL != next.HTTP.PublicURL},
-		{"http.feed_items, http.web_seed_mode", old.HTTP.FeedItems != next.HTTP.FeedItems || old.HTTP.WebSeedMode != next.HTTP.WebSeedMode},
-		{"tracker.listen", old.Tracker.Listen != next.Tracker.Listen},
-		{"tracker (intervals, limits, catalog_only)", !reflect.DeepEqual(old.Tracker.Config, next.Tracker.Config)},
-		{"admin.listen", old.Admin.Listen != next.Admin.Listen},
-		{"log.format", old.Log.Format != next.Log.Format},
-	} {
-		if c.changed {
-			m.Log.Warn("reload: this setting changes only with a restart", "key", c.key)
+	for key := range reloadable {
+		if s, ok := settingFor(&next, key); ok {
+			o, _ := settingFor(&m.Config, key)
+			o.field.Set(s.field)
 		}
 	}
 	m.Log.Info("reloaded", "log_level", next.Log.Level, "web_seeds", len(seeds),

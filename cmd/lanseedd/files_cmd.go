@@ -2,7 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,101 +11,180 @@ import (
 	"text/tabwriter"
 
 	"github.com/lanseedd/lanseedd/store"
+	"github.com/spf13/cobra"
 )
 
-// runFiles edits and lists the catalog: `lanseedd files add|rm|ls`.
-func runFiles(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("files", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lanseedd files add|rm|ls [flags] [PATH…|ID…]")
-		fs.PrintDefaults()
+// filesCommand edits and lists the catalog: `lanseedd files add|rm|ls`.
+func filesCommand() *cobra.Command {
+	l := &loader{}
+	files := &cobra.Command{
+		Use:   "files add|rm|ls",
+		Short: "add, remove and list catalog rows",
+		Long: `Edit and list the catalog table, as the catalog site does. Rows added here
+are picked up by the daemon like rows the site adds.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: verbs,
 	}
-	fillDSN := catalogFlags(fs, &cfg)
-	verb, args := verbFirst(args)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	fillDSN()
-	rest := fs.Args()
-	if verb == "" && len(rest) > 0 {
-		verb, rest = rest[0], rest[1:]
-	}
-	if verb == "" {
-		fs.Usage()
-		return flag.ErrHelp
-	}
-	st, err := openMigrated(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	configFlags(files.PersistentFlags(), l)
 
-	switch verb {
-	case "add":
-		if len(rest) == 0 {
-			return fmt.Errorf("files add: give one or more paths")
-		}
-		ids, err := st.AddFiles(ctx, rest)
-		if err != nil {
-			return err
-		}
-		for i, id := range ids {
-			fmt.Fprintf(stdout, "%d\t%s\n", id, rest[i])
-		}
-	case "rm":
-		if len(rest) == 0 {
-			return fmt.Errorf("files rm: give one or more ids")
-		}
-		ids := make([]int64, len(rest))
-		for i, a := range rest {
-			if ids[i], err = strconv.ParseInt(a, 10, 64); err != nil {
-				return fmt.Errorf("files rm: %q is not an id", a)
+	add := &cobra.Command{
+		Use:   "add [flags] PATH…",
+		Short: "add catalog rows (paths relative to the content root); prints their ids",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			st, err := openCatalog(cmd, l, true)
+			if err != nil {
+				return err
 			}
-		}
-		n, err := st.RemoveFiles(ctx, ids)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "removed %d of %d\n", n, len(ids))
-	case "ls":
-		files, err := st.ListFiles(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTATE\tINFOHASH\tPATH\tERROR")
-		for _, f := range files {
-			state := string(f.State)
-			if state == "" {
-				state = "-"
+			defer st.Close()
+			ids, err := st.AddFiles(cmd.Context(), paths)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", f.ID, state, f.InfoHash, f.Path, f.Error)
-		}
-		return tw.Flush()
-	default:
-		fs.Usage()
-		return fmt.Errorf("files: unknown verb %q", verb)
+			for i, id := range ids {
+				fmt.Fprintf(cmd.OutOrStdout(), "%d\t%s\n", id, paths[i])
+			}
+			return nil
+		},
 	}
-	return nil
+	rm := &cobra.Command{
+		Use:   "rm [flags] ID…",
+		Short: "delete catalog rows",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids := make([]int64, len(args))
+			for i, a := range args {
+				var err error
+				if ids[i], err = strconv.ParseInt(a, 10, 64); err != nil {
+					return usageError{fmt.Errorf("files rm: %q is not an id", a)}
+				}
+			}
+			st, err := openCatalog(cmd, l, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			n, err := st.RemoveFiles(cmd.Context(), ids)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d of %d\n", n, len(ids))
+			return nil
+		},
+	}
+	var asJSON bool
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "list catalog rows with their torrent state",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := openCatalog(cmd, l, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			files, err := st.ListFiles(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeFilesJSON(cmd.OutOrStdout(), files)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATE\tINFOHASH\tPATH\tERROR")
+			for _, f := range files {
+				state := string(f.State)
+				if state == "" {
+					state = "-"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", f.ID, state, f.InfoHash, f.Path, f.Error)
+			}
+			return tw.Flush()
+		},
+	}
+	ls.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per row")
+	files.AddCommand(add, rm, ls)
+	return files
 }
 
-// openMigrated opens the catalog; the embedded SQLite catalog is migrated
-// on the way, others must have been migrated by 'lanseedd migrate'.
-func openMigrated(ctx context.Context, cfg Config, logger *slog.Logger) (*store.Store, error) {
-	st, err := store.Open(ctx, cfg.Catalog.Config, logger)
+// catalogFile is a row of `files ls -json`.
+type catalogFile struct {
+	ID   int64  `json:"id"`
+	Path string `json:"path"`
+	// State is null for a row the daemon has not seen yet.
+	State    *string `json:"state"`
+	InfoHash string  `json:"infohash,omitempty"`
+	Error    string  `json:"error,omitempty"`
+}
+
+func writeFilesJSON(w io.Writer, files []store.CatalogFile) error {
+	out := make([]catalogFile, 0, len(files))
+	for _, f := range files {
+		c := catalogFile{ID: f.ID, Path: f.Path, InfoHash: f.InfoHash, Error: f.Error}
+		if f.State != "" {
+			s := string(f.State)
+			c.State = &s
+		}
+		out = append(out, c)
+	}
+	return writeJSONTo(w, out)
+}
+
+// writeJSONTo writes v as indented JSON, with & < > as they are (magnets).
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// openCatalog loads the command's configuration and opens its catalog.
+// Only commands that write may create the embedded SQLite catalog (and
+// migrate it); the others say that it does not exist and create nothing.
+// A server catalog must have been migrated with 'lanseedd migrate'.
+func openCatalog(cmd *cobra.Command, l *loader, create bool) (*store.Store, error) {
+	cfg, err := loadConfig(cmd, l)
 	if err != nil {
 		return nil, err
 	}
-	if st.Dialect() == "sqlite" {
+	if err := cfg.Catalog.Validate(); err != nil {
+		return nil, configError{err}
+	}
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return openStore(cmd.Context(), cfg, logger, create)
+}
+
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger, create bool) (*store.Store, error) {
+	open := store.OpenExisting
+	if create {
+		open = store.Open
+	}
+	st, err := open(ctx, cfg.Catalog.Config, logger)
+	if errors.Is(err, store.ErrNoCatalog) {
+		return nil, fmt.Errorf("%w (no daemon has run with this catalog yet; check -catalog, -state or the config file%s)", err, configFileNote(cfg))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st.Dialect() == "sqlite" && create {
+		// The embedded catalog keeps itself migrated.
 		err = st.Migrate(ctx)
 	} else {
 		err = st.CheckMigrated(ctx)
+		if errors.Is(err, store.ErrNotMigrated) {
+			err = fmt.Errorf("%w; run 'lanseedd migrate' with the same configuration", err)
+		}
 	}
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	return st, nil
+}
+
+// configFileNote names the config file that was read, for messages.
+func configFileNote(cfg Config) string {
+	if cfg.File == "" {
+		return ", none was read"
+	}
+	return " " + cfg.File
 }

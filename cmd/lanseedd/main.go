@@ -6,9 +6,7 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,35 +15,43 @@ import (
 // Version is set at build time with -ldflags "-X main.Version=…".
 var Version = "dev"
 
-const usage = `lanseedd turns a file server's catalog into BitTorrent.
-
-Usage:
-  lanseedd run [flags]             run the daemon
-  lanseedd files add PATH…         add catalog rows (paths relative to the content root)
-  lanseedd files rm ID…            delete catalog rows
-  lanseedd files ls                list catalog rows with their torrent state
-  lanseedd migrate [status|uninstall]
-                                   install, inspect or remove lanseedd's tables and triggers
-  lanseedd tracker [flags]         run the tracker alone (an opentracker replacement)
-  lanseedd create [flags] PATH     make a .torrent of a file or directory (as mktorrent)
-  lanseedd verify [flags] [ID…]    re-hash ready rows; rows that changed go back to pending
-  lanseedd status [flags]          counts by state, rows in error, the running daemon's figures
-  lanseedd check-config [flags]    validate and print the effective configuration
-  lanseedd version                 print the version and commit
-
-Run 'lanseedd COMMAND -h' for a command's flags.
-`
+// Exit statuses, as sysexits.h and most daemons have them.
+const (
+	exitOK     = 0
+	exitFailed = 1  // a runtime error
+	exitUsage  = 2  // a bad command line
+	exitConfig = 78 // EX_CONFIG: an invalid configuration
+)
 
 func main() {
 	ctx, stop := signalContext()
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "lanseedd:", err)
-		}
-		os.Exit(2)
-	}
+	code := exitCode(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	stop()
+	os.Exit(code)
 }
+
+// exitCode says how the process exits after err.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce configError
+	var ue usageError
+	switch {
+	case errors.As(err, &ce):
+		return exitConfig
+	case errors.As(err, &ue):
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// usageError marks a bad command line (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 // signalContext is cancelled by the first SIGINT or SIGTERM; a second one
 // exits at once.
@@ -54,45 +60,15 @@ func signalContext() (context.Context, context.CancelFunc) {
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ch
+		if _, ok := <-ch; !ok {
+			return
+		}
 		cancel()
-		<-ch
+		if _, ok := <-ch; !ok {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "lanseedd: second signal, exiting now")
 		os.Exit(1)
 	}()
 	return ctx, func() { signal.Stop(ch); cancel() }
-}
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return flag.ErrHelp
-	}
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "run":
-		return runDaemon(ctx, rest, stderr)
-	case "files":
-		return runFiles(ctx, rest, stdout, stderr)
-	case "migrate":
-		return runMigrate(ctx, rest, stdout, stderr)
-	case "tracker":
-		return runTracker(ctx, rest, stdout, stderr)
-	case "create":
-		return runCreate(ctx, rest, stdout, stderr)
-	case "verify":
-		return runVerify(ctx, rest, stdout, stderr)
-	case "status":
-		return runStatus(ctx, rest, stdout, stderr)
-	case "check-config":
-		return runCheckConfig(rest, stdout, stderr)
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "lanseedd", versionString())
-		return nil
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
-	}
 }

@@ -1,80 +1,104 @@
 package main
 
 import (
-	"context"
-	"flag"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/lanseedd/lanseedd/store"
+	"github.com/spf13/cobra"
 )
 
-// runMigrate installs lanseedd's tables and triggers (`lanseedd migrate`),
-// shows them (`migrate status`) or removes them (`migrate uninstall`).
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fillDSN := catalogFlags(fs, &cfg)
-	verb, args := verbFirst(args)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if verb == "" {
-		verb, args = fs.Arg(0), fs.Args()
-		if len(args) > 0 {
-			args = args[1:]
+// migrateCommand installs lanseedd's tables and triggers (`lanseedd
+// migrate`), shows them (`migrate status`) or removes them (`migrate
+// uninstall`).
+func migrateCommand() *cobra.Command {
+	l := &loader{}
+	open := func(cmd *cobra.Command, create bool) (*store.Store, error) {
+		cfg, err := loadConfig(cmd, l)
+		if err != nil {
+			return nil, err
 		}
-	} else {
-		args = fs.Args()
-	}
-	if len(args) > 0 {
-		return fmt.Errorf("migrate %s: unexpected argument %q", verb, args[0])
-	}
-	fillDSN()
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	st, err := store.Open(ctx, cfg.Catalog.Config, logger)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	fmt.Fprintln(stdout, "catalog:", store.RedactDSN(cfg.Catalog.DSN))
-	switch verb {
-	case "", "up":
-		if err := st.Migrate(ctx); err != nil {
-			return err
+		if err := cfg.Catalog.Validate(); err != nil {
+			return nil, configError{err}
 		}
-		fmt.Fprintln(stdout, "catalog migrated")
-	case "status":
-		list, err := st.MigrateStatus(ctx)
+		logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+		opener := store.OpenExisting
+		if create {
+			opener = store.Open
+		}
+		st, err := opener(cmd.Context(), cfg.Catalog.Config, logger)
+		if errors.Is(err, store.ErrNoCatalog) {
+			return nil, fmt.Errorf("%w (check -catalog, -state or the config file%s)", err, configFileNote(cfg))
+		}
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), "catalog:", store.RedactDSN(cfg.Catalog.DSN))
+		return st, nil
+	}
+	up := func(cmd *cobra.Command, _ []string) error {
+		st, err := open(cmd, true)
 		if err != nil {
 			return err
 		}
-		for _, m := range list {
-			state := "pending"
-			if m.Applied {
-				state = "applied"
-			}
-			fmt.Fprintf(stdout, "%-8s %s\n", state, m.Name)
-		}
-	case "uninstall":
-		if err := st.Uninstall(ctx); err != nil {
+		defer st.Close()
+		if err := st.Migrate(cmd.Context()); err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "lanseedd's triggers and tables removed; the catalog's rows are untouched")
-	default:
-		return fmt.Errorf("migrate: unknown verb %q (want status or uninstall)", verb)
+		fmt.Fprintln(cmd.OutOrStdout(), "catalog migrated")
+		return nil
 	}
-	return nil
-}
-
-// verbFirst takes the verb off args when it comes before the flags
-// (`lanseedd migrate status -catalog …`), which flag parsing alone would
-// read as positional arguments, ignoring the flags.
-func verbFirst(args []string) (verb string, rest []string) {
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		return args[0], args[1:]
+	migrate := &cobra.Command{
+		Use:   "migrate [status|uninstall]",
+		Short: "install, inspect or remove lanseedd's tables and triggers",
+		Long: `With no verb, install or upgrade lanseedd's tables and the triggers on the
+catalog table (an embedded SQLite catalog does this itself at start; a
+PostgreSQL or MySQL catalog must be migrated before 'lanseedd run').`,
+		RunE: up,
 	}
-	return "", args
+	configFlags(migrate.PersistentFlags(), l)
+	migrate.AddCommand(&cobra.Command{
+		Use:   "up",
+		Short: "install or upgrade (the same as no verb)",
+		RunE:  up,
+	}, &cobra.Command{
+		Use:   "status",
+		Short: "list lanseedd's migrations, applied or pending",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := open(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			list, err := st.MigrateStatus(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, m := range list {
+				state := "pending"
+				if m.Applied {
+					state = "applied"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %s\n", state, m.Name)
+			}
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "uninstall",
+		Short: "remove lanseedd's triggers and tables; the catalog's rows are untouched",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := open(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.Uninstall(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "lanseedd's triggers and tables removed; the catalog's rows are untouched")
+			return nil
+		},
+	})
+	return migrate
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,82 +15,151 @@ import (
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/store"
 	"github.com/lanseedd/lanseedd/web"
+	"github.com/spf13/cobra"
 )
 
-// runCheckConfig validates the effective configuration (file, environment,
-// flags) and prints it with the DSN's password hidden.
-func runCheckConfig(args []string, stdout, stderr io.Writer) error {
-	cfg, fs, err := parseConfig("check-config", args, stderr, daemonFlags)
-	if err != nil {
-		return err
+// checkConfigCommand validates the effective configuration (file,
+// environment, flags) and prints it with the DSN's password hidden.
+func checkConfigCommand() *cobra.Command {
+	l := &loader{}
+	cmd := &cobra.Command{
+		Use:   "check-config",
+		Short: "validate and print the effective configuration",
+		Long: `Read the configuration as 'lanseedd run' would (the config file, then the
+environment, then flags), validate it, and print it as a config file with the
+catalog password hidden. Exits 78 if it is invalid.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := validConfig(cmd, l)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if cfg.File != "" {
+				fmt.Fprintf(out, "# read from %s, the environment and flags\n", cfg.File)
+			} else {
+				fmt.Fprintln(out, "# no config file; defaults, the environment and flags")
+			}
+			fmt.Fprint(out, cfg.Redacted())
+			return nil
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("check-config: unexpected argument %q", fs.Arg(0))
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if cfg.File != "" {
-		fmt.Fprintf(stdout, "# read from %s, the environment and flags\n", cfg.File)
-	} else {
-		fmt.Fprintln(stdout, "# no config file; defaults, the environment and flags")
-	}
-	fmt.Fprint(stdout, cfg.Redacted())
-	return nil
+	configFlags(cmd.Flags(), l)
+	daemonFlags(cmd.Flags(), l)
+	return cmd
 }
 
-// runStatus prints the catalog's counts by state, the last rows in error
-// and, if the daemon answers on its admin address, its live figures.
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, fs, err := parseConfig("status", args, stderr, func(fs *flag.FlagSet, cfg *Config) {
-		fs.StringVar(&cfg.Admin.Listen, "admin", cfg.Admin.Listen, "the daemon's admin address")
-	})
-	if err != nil {
-		return err
+// statusCommand prints the catalog's counts by state, the last rows in
+// error and, if the daemon answers on its admin address, its live figures.
+func statusCommand() *cobra.Command {
+	l := &loader{}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "counts by state, rows in error, the running daemon's figures",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, l)
+			if err != nil {
+				return err
+			}
+			if err := cfg.Catalog.Validate(); err != nil {
+				return configError{err}
+			}
+			st, err := openStore(cmd.Context(), cfg, slog.New(slog.DiscardHandler), false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			s, err := readStatus(cmd.Context(), cfg, st)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSONTo(cmd.OutOrStdout(), s)
+			}
+			s.print(cmd.OutOrStdout())
+			return nil
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("status: unexpected argument %q", fs.Arg(0))
+	configFlags(cmd.Flags(), l)
+	l.bind(cmd.Flags(), "admin", "admin.listen", "the daemon's admin address")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+// status is what `lanseedd status` prints, and its JSON.
+type status struct {
+	Catalog string                   `json:"catalog"`
+	Table   string                   `json:"table"`
+	Rows    map[lanseedd.State]int64 `json:"rows"`
+	// Attention are the newest rows in error or missing, of
+	// AttentionTotal.
+	Attention      []attentionRow `json:"attention"`
+	AttentionTotal int64          `json:"attention_total"`
+	// Daemon is the running daemon's /api/stats, null if it does not
+	// answer (DaemonError says why).
+	Daemon      *web.Stats `json:"daemon"`
+	DaemonError string     `json:"daemon_error,omitempty"`
+}
+
+type attentionRow struct {
+	ID    int64  `json:"id"`
+	State string `json:"state"`
+	Path  string `json:"path"`
+	Error string `json:"error,omitempty"`
+}
+
+func readStatus(ctx context.Context, cfg Config, st *store.Store) (status, error) {
+	s := status{Catalog: store.RedactDSN(cfg.Catalog.DSN), Table: cfg.Catalog.Table, Attention: []attentionRow{}}
+	var err error
+	if s.Rows, err = st.Counts(ctx); err != nil {
+		return s, err
 	}
-	st, err := openMigrated(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
+	for _, state := range []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError} {
+		s.Rows[state] += 0 // every state is listed, zero or not
 	}
-	defer st.Close()
-	counts, err := st.Counts(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "catalog %s (table %s)\n", store.RedactDSN(cfg.Catalog.DSN), cfg.Catalog.Table)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	for _, s := range []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError} {
-		fmt.Fprintf(tw, "  %s\t%d\n", s, counts[s])
-	}
-	tw.Flush()
 	bad, total, err := st.Page(ctx, store.Query{States: []lanseedd.State{lanseedd.StateError, lanseedd.StateMissing}, Newest: true, Limit: 10})
 	if err != nil {
-		return err
+		return s, err
 	}
-	if total > 0 {
-		fmt.Fprintf(stdout, "\nlast rows needing attention (%d in all):\n", total)
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		for _, r := range bad {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", r.FileID, r.State, r.Path, r.Error)
+	s.AttentionTotal = total
+	for _, r := range bad {
+		s.Attention = append(s.Attention, attentionRow{ID: r.FileID, State: string(r.State), Path: r.Path, Error: r.Error})
+	}
+	live, err := fetchStats(ctx, cfg.Admin.Listen)
+	if err != nil {
+		s.DaemonError = fmt.Sprintf("not answering on %s (%v)", cfg.Admin.Listen, err)
+	} else {
+		s.Daemon = &live
+	}
+	return s, nil
+}
+
+func (s status) print(w io.Writer) {
+	fmt.Fprintf(w, "catalog %s (table %s)\n", s.Catalog, s.Table)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, state := range []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError} {
+		fmt.Fprintf(tw, "  %s\t%d\n", state, s.Rows[state])
+	}
+	tw.Flush()
+	if s.AttentionTotal > 0 {
+		fmt.Fprintf(w, "\nlast rows needing attention (%d in all):\n", s.AttentionTotal)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, r := range s.Attention {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", r.ID, r.State, r.Path, r.Error)
 		}
 		tw.Flush()
 	}
-
-	live, err := fetchStats(ctx, cfg.Admin.Listen)
-	if err != nil {
-		fmt.Fprintf(stdout, "\ndaemon: not answering on %s (%v)\n", cfg.Admin.Listen, err)
-		return nil
+	live := s.Daemon
+	if live == nil {
+		fmt.Fprintf(w, "\ndaemon: %s\n", s.DaemonError)
+		return
 	}
-	fmt.Fprintf(stdout, "\ndaemon %s, up %s\n", live.Version, (time.Duration(live.UptimeSeconds) * time.Second).String())
-	fmt.Fprintf(stdout, "  seeding %d torrents to %d peers, %s uploaded\n",
+	fmt.Fprintf(w, "\ndaemon %s, up %s\n", live.Version, (time.Duration(live.UptimeSeconds) * time.Second).String())
+	fmt.Fprintf(w, "  seeding %d torrents to %d peers, %s uploaded\n",
 		live.Seeder.Torrents, live.Seeder.Peers, web.FormatBytes(live.Seeder.UploadedBytes))
-	fmt.Fprintf(stdout, "  tracker: %d swarms, %d seeders, %d leechers; announces http %d, udp %d; refused %d\n",
+	fmt.Fprintf(w, "  tracker: %d swarms, %d seeders, %d leechers; announces http %d, udp %d; refused %d\n",
 		live.Tracker.Swarms, live.Tracker.Seeders, live.Tracker.Leechers,
 		live.Tracker.HTTPAnnounces, live.Tracker.UDPAnnounces, live.Tracker.Refused)
-	return nil
 }
 
 // fetchStats reads /api/stats from a running daemon's admin listener.

@@ -20,7 +20,7 @@ import (
 
 // TestExampleConfig keeps contrib/lanseedd.yml loadable and valid.
 func TestExampleConfig(t *testing.T) {
-	cfg, _, err := parseConfig("run", []string{"-config", "../../contrib/lanseedd.yml"}, io.Discard, daemonFlags)
+	cfg, err := parseRun("-config", "../../contrib/lanseedd.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

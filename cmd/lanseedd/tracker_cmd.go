@@ -2,93 +2,99 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/lanseedd/lanseedd/tracker"
+	"github.com/spf13/cobra"
 )
 
-// runTracker runs the tracker alone, as a replacement for opentracker:
-// `lanseedd tracker -listen :6969` serves HTTP and UDP on one port until ctx
-// is done.
-func runTracker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tracker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg := tracker.DefaultConfig()
-	listen := fs.String("listen", ":6969", "address for HTTP and UDP (same port)")
-	udpSockets := fs.Int("udp-sockets", runtime.GOMAXPROCS(0), "UDP sockets (SO_REUSEPORT), one reader each")
-	allowFile := fs.String("allow", "", "file of hex infohashes, one a line: accept only these (catalog-only mode)")
-	trusted := fs.String("trusted-proxies", "", "comma-separated networks whose X-Forwarded-For is believed")
-	verbose := fs.Bool("v", false, "log at debug level")
-	gcPercent := fs.Int("gogc", 25, "garbage collector target percentage, unless the GOGC variable is set")
-	fs.DurationVar(&cfg.AnnounceInterval, "announce-interval", cfg.AnnounceInterval, "announce interval sent to clients")
-	fs.DurationVar(&cfg.MinInterval, "min-interval", cfg.MinInterval, "min interval sent to clients")
-	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", cfg.PeerTimeout, "drop peers silent this long (0: twice the announce interval)")
-	fs.IntVar(&cfg.DefaultNumWant, "default-numwant", cfg.DefaultNumWant, "peers returned when the client does not say")
-	fs.IntVar(&cfg.MaxNumWant, "max-numwant", cfg.MaxNumWant, "most peers returned in one reply")
-	fs.IntVar(&cfg.MaxSwarms, "max-swarms", cfg.MaxSwarms, "most swarms held; new ones are refused beyond it")
-	fs.IntVar(&cfg.MaxPeersPerSwarm, "max-peers-per-swarm", cfg.MaxPeersPerSwarm, "most peers stored in one swarm")
-	fs.IntVar(&cfg.MaxPeers, "max-peers", cfg.MaxPeers, "most peers stored in all swarms")
-	fs.IntVar(&cfg.MaxScrapeHashes, "max-scrape-hashes", cfg.MaxScrapeHashes, "most infohashes in one HTTP scrape")
-	fs.BoolVar(&cfg.AllowIPParam, "allow-ip-param", cfg.AllowIPParam, "honour the announce's ip= parameter")
-	fs.DurationVar(&cfg.RetryIn, "retry-in", cfg.RetryIn, "BEP 31 retry in, sent when a limit is hit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+// trackerCommand runs the tracker alone, as a replacement for opentracker:
+// `lanseedd tracker -listen :6969` serves HTTP and UDP on one port until
+// stopped. It reads the tracker: and log: sections of the configuration.
+func trackerCommand() *cobra.Command {
+	l := &loader{}
+	var (
+		udpSockets int
+		allowFile  string
+		verbose    bool
+		gcPercent  int
+	)
+	cmd := &cobra.Command{
+		Use:   "tracker [flags]",
+		Short: "run the tracker alone (an opentracker replacement)",
+		Long: `Run the tracker alone, HTTP and UDP on one port, with the tracker: and log:
+sections of the configuration (file, environment, flags).`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, l)
+			if err != nil {
+				return err
+			}
+			if verbose {
+				cfg.Log.Level = LogLevel(slog.LevelDebug)
+			}
+			var allowed [][20]byte
+			if allowFile != "" {
+				if allowed, err = readHashes(allowFile); err != nil {
+					return err
+				}
+				cfg.Tracker.CatalogOnly = true
+			}
+			if err := cfg.Tracker.Validate(); err != nil {
+				return configError{err}
+			}
+			if cfg.Tracker.Listen == "" {
+				return configError{fmt.Errorf("tracker.listen: want HOST:PORT or :PORT, got %q", cfg.Tracker.Listen)}
+			}
+			if os.Getenv("GOGC") == "" {
+				// Nearly all of the tracker's memory is long-lived swarm
+				// state and its request paths make no garbage, so
+				// collecting early costs little CPU and keeps the heap
+				// close to the peers it holds.
+				debug.SetGCPercent(gcPercent)
+			}
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: cfg.Log.Level.Level()}))
+			tr, err := tracker.New(cfg.Tracker.Config, logger)
+			if err != nil {
+				return err
+			}
+			if cfg.Tracker.CatalogOnly {
+				tr.SetAllowed(allowed)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "tracker listening on %s (http and udp)\n", cfg.Tracker.Listen)
+			return tr.ListenAndServe(cmd.Context(), cfg.Tracker.Listen, udpSockets)
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("tracker: unexpected argument %q", fs.Arg(0))
+	fs := cmd.Flags()
+	fs.StringVar(&l.file, "config", "", "config file (default $"+envConfig+", else "+DefaultConfigFile+" if it exists)")
+	for _, f := range []struct{ flag, key, usage string }{
+		{"listen", "tracker.listen", "address for HTTP and UDP (same port)"},
+		{"announce-interval", "tracker.announce_interval", "announce interval sent to clients"},
+		{"min-interval", "tracker.min_interval", "min interval sent to clients"},
+		{"peer-timeout", "tracker.peer_timeout", "drop peers silent this long (0: twice the announce interval)"},
+		{"default-numwant", "tracker.default_numwant", "peers returned when the client does not say"},
+		{"max-numwant", "tracker.max_numwant", "most peers returned in one reply"},
+		{"max-swarms", "tracker.max_swarms", "most swarms held; new ones are refused beyond it"},
+		{"max-peers-per-swarm", "tracker.max_peers_per_swarm", "most peers stored in one swarm"},
+		{"max-peers", "tracker.max_peers", "most peers stored in all swarms"},
+		{"max-scrape-hashes", "tracker.max_scrape_hashes", "most infohashes in one HTTP scrape"},
+		{"allow-ip-param", "tracker.allow_ip_param", "honour the announce's ip= parameter"},
+		{"retry-in", "tracker.retry_in", "BEP 31 retry in, sent when a limit is hit"},
+		{"trusted-proxies", "tracker.trusted_proxies", "comma-separated networks whose X-Forwarded-For is believed"},
+		{"log-level", "log.level", "log level: debug, info, warn, error"},
+	} {
+		l.bind(fs, f.flag, f.key, f.usage)
 	}
-	for _, s := range strings.Split(*trusted, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return fmt.Errorf("tracker: -trusted-proxies: %w", err)
-		}
-		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
-	}
-	var allowed [][20]byte
-	if *allowFile != "" {
-		var err error
-		if allowed, err = readHashes(*allowFile); err != nil {
-			return err
-		}
-		cfg.CatalogOnly = true
-	}
-	if os.Getenv("GOGC") == "" {
-		// Nearly all of the tracker's memory is long-lived swarm state and
-		// its request paths make no garbage, so collecting early costs
-		// little CPU and keeps the heap close to the peers it holds.
-		debug.SetGCPercent(*gcPercent)
-	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	tr, err := tracker.New(cfg, logger)
-	if err != nil {
-		return err
-	}
-	if cfg.CatalogOnly {
-		tr.SetAllowed(allowed)
-	}
-	fmt.Fprintf(stdout, "tracker listening on %s (http and udp)\n", *listen)
-	return tr.ListenAndServe(ctx, *listen, *udpSockets)
+	fs.IntVar(&udpSockets, "udp-sockets", runtime.GOMAXPROCS(0), "UDP sockets (SO_REUSEPORT), one reader each")
+	fs.StringVar(&allowFile, "allow", "", "file of hex infohashes, one a line: accept only these (catalog-only mode)")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "log at debug level")
+	fs.IntVar(&gcPercent, "gogc", 25, "garbage collector target percentage, unless the GOGC variable is set")
+	return cmd
 }
 
 // readHashes reads hex infohashes, one a line; blank lines and lines

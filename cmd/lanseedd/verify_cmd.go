@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,46 +12,61 @@ import (
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/seeder"
 	"github.com/lanseedd/lanseedd/web"
+	"github.com/spf13/cobra"
 )
 
-// runVerify re-hashes ready rows on demand and sends those whose content
-// no longer matches their .torrent back to pending: `lanseedd verify [ID…]`.
-func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fillDSN := catalogFlags(fs, &cfg)
-	workers := fs.Int("workers", 0, "hashing goroutines (default one per core)")
-	dryRun := fs.Bool("n", false, "report only; leave the rows as they are")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lanseedd verify [flags] [ID…]   (no ID: every ready row)")
-		fs.PrintDefaults()
+// verifyCommand re-hashes ready rows on demand and sends those whose
+// content no longer matches their .torrent back to pending: `lanseedd
+// verify [ID…]`.
+func verifyCommand() *cobra.Command {
+	l := &loader{}
+	var workers int
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "verify [flags] [ID…]",
+		Short: "re-hash ready rows (all, or the IDs given); rows that changed go back to pending",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if _, err := strconv.ParseInt(a, 10, 64); err != nil {
+					return usageError{fmt.Errorf("verify: %q is not an id", a)}
+				}
+			}
+			cfg, err := loadConfig(cmd, l)
+			if err != nil {
+				return err
+			}
+			return runVerify(cmd.Context(), cfg, args, workers, dryRun, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
+	configFlags(cmd.Flags(), l)
+	cmd.Flags().IntVar(&workers, "workers", 0, "hashing goroutines (default one per core)")
+	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "report only; leave the rows as they are")
+	return cmd
+}
+
+func runVerify(ctx context.Context, cfg Config, ids []string, workers int, dryRun bool, stdout, stderr io.Writer) error {
+	if err := cfg.Catalog.Validate(); err != nil {
+		return configError{err}
 	}
-	fillDSN()
 	root, err := seeder.CleanRoot(cfg.Seeder.ContentRoot)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	st, err := openMigrated(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	st, err := openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
 	var rows []lanseedd.Row
-	if fs.NArg() == 0 {
+	if len(ids) == 0 {
 		if rows, err = st.Rows(ctx, lanseedd.StateReady); err != nil {
 			return err
 		}
 	}
-	for _, a := range fs.Args() {
-		id, err := strconv.ParseInt(a, 10, 64)
-		if err != nil {
-			return fmt.Errorf("verify: %q is not an id", a)
-		}
+	for _, a := range ids {
+		id, _ := strconv.ParseInt(a, 10, 64)
 		row, err := st.Get(ctx, id)
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
@@ -68,7 +82,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "%d\tskipped (%s)\t%s\n", row.FileID, row.State, row.Path)
 			continue
 		}
-		n, err := seeder.Verify(ctx, root, seeder.TorrentPath(cfg.Seeder.StateDir, row.FileID), row, *workers)
+		n, err := seeder.Verify(ctx, root, seeder.TorrentPath(cfg.Seeder.StateDir, row.FileID), row, workers)
 		hashed += n
 		switch {
 		case ctx.Err() != nil:
@@ -81,7 +95,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		changed++
 		fmt.Fprintf(stdout, "%d\tCHANGED\t%s\t%v\n", row.FileID, row.Path, err)
-		if !*dryRun {
+		if !dryRun {
 			if err := st.Requeue(ctx, row.FileID, "lanseedd verify: "+err.Error()); err != nil {
 				return err
 			}
@@ -90,7 +104,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	d := time.Since(start)
 	fmt.Fprintf(stderr, "verified %d rows, %s in %s\n", len(rows), web.FormatBytes(hashed), d.Round(time.Millisecond))
 	if changed > 0 {
-		if *dryRun {
+		if dryRun {
 			return fmt.Errorf("verify: %d rows changed", changed)
 		}
 		return fmt.Errorf("verify: %d rows changed; they are pending again", changed)
