@@ -25,7 +25,7 @@ test:
 deb: build
 	rm -rf dist/man dist/completion dist/debian
 	mkdir -p dist/man dist/completion dist/debian
-	dist/lanseedd gen-man dist/man
+	TZ=UTC dist/lanseedd gen-man dist/man
 	gzip -9nf dist/man/*.8
 	dist/lanseedd completion bash > dist/completion/lanseedd
 	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@COMMIT@/$(COMMIT)/' \
