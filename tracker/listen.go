@@ -49,20 +49,49 @@ func ListenTCP(ctx context.Context, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// ListenAndServe serves HTTP and UDP on addr (the same port for both) until
-// ctx is done, with one UDP socket per core, and runs the expiry loop. It
-// returns nil after a clean shutdown.
-func (t *Tracker) ListenAndServe(ctx context.Context, addr string, udpSockets int) error {
+// Listeners are the tracker's sockets: HTTP over TCP and UDP on one port.
+type Listeners struct {
+	TCP net.Listener
+	UDP []net.PacketConn
+}
+
+// Listen opens the TCP listener and udpSockets UDP sockets on the same
+// port of addr (port 0 picks one for both). Serve takes them; Close is
+// for a caller that gives up before serving.
+func Listen(ctx context.Context, addr string, udpSockets int) (*Listeners, error) {
 	ln, err := ListenTCP(ctx, addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	conns, err := ListenUDP(ctx, ln.Addr().String(), udpSockets)
 	if err != nil {
 		ln.Close()
+		return nil, err
+	}
+	return &Listeners{TCP: ln, UDP: conns}, nil
+}
+
+// Addr is the address served, its port the same for TCP and UDP.
+func (l *Listeners) Addr() net.Addr { return l.TCP.Addr() }
+
+// Close closes every socket.
+func (l *Listeners) Close() error {
+	errs := []error{l.TCP.Close()}
+	for _, c := range l.UDP {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ListenAndServe serves HTTP and UDP on addr (the same port for both) until
+// ctx is done, with udpSockets UDP sockets, and runs the expiry loop. It
+// returns nil after a clean shutdown.
+func (t *Tracker) ListenAndServe(ctx context.Context, addr string, udpSockets int) error {
+	l, err := Listen(ctx, addr, udpSockets)
+	if err != nil {
 		return err
 	}
-	return t.Serve(ctx, ln, conns)
+	return t.Serve(ctx, l.TCP, l.UDP)
 }
 
 // Serve serves HTTP on ln (with ServeTCP) and UDP on conns until ctx is

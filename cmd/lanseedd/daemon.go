@@ -142,8 +142,7 @@ type Main struct {
 
 	httpLn    net.Listener
 	adminLn   net.Listener
-	trackerLn net.Listener
-	udp       []net.PacketConn
+	trackerLn *tracker.Listeners
 	httpSrv   *http.Server
 	adminSrv  *http.Server
 
@@ -193,10 +192,7 @@ func (m *Main) Start(ctx context.Context) error {
 	if m.Tracker, err = tracker.New(cfg.Tracker.Config, m.Log.With("component", "tracker")); err != nil {
 		return err
 	}
-	if m.trackerLn, err = net.Listen("tcp", cfg.Tracker.Listen); err != nil {
-		return fmt.Errorf("tracker listener: %w", err)
-	}
-	if m.udp, err = tracker.ListenUDP(ctx, m.trackerLn.Addr().String(), runtime.GOMAXPROCS(0)); err != nil {
+	if m.trackerLn, err = tracker.Listen(ctx, cfg.Tracker.Listen, runtime.GOMAXPROCS(0)); err != nil {
 		return err
 	}
 	if m.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
@@ -259,7 +255,7 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	m.goRun("tracker", func() error { return m.Tracker.Serve(ctx, m.trackerLn, m.udp) })
+	m.goRun("tracker", func() error { return m.Tracker.Serve(ctx, m.trackerLn.TCP, m.trackerLn.UDP) })
 	m.goRun("seeder", func() error { return m.Seeder.Run(ctx) })
 	m.goRun("catalog watch", func() error { return st.Watch(ctx, m.Seeder.Wake) })
 	m.goRun("http", func() error { return serve(m.httpSrv, m.httpLn) })
@@ -410,13 +406,13 @@ func (m *Main) Close() error {
 	}
 	if m.cancel == nil {
 		// Start failed before serving: the listeners are ours to close.
-		for _, ln := range []net.Listener{m.httpLn, m.adminLn, m.trackerLn} {
+		for _, ln := range []net.Listener{m.httpLn, m.adminLn} {
 			if ln != nil {
 				ln.Close()
 			}
 		}
-		for _, c := range m.udp {
-			c.Close()
+		if m.trackerLn != nil {
+			m.trackerLn.Close()
 		}
 	}
 	if m.Seeder != nil && !within(end, m.Seeder.Close) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,7 +28,11 @@ func checkConfigCommand() *cobra.Command {
 		Short: "validate and print the effective configuration",
 		Long: `Read the configuration as 'lanseedd run' would (the config file, then the
 environment, then flags), validate it, and print it as a config file with the
-catalog password hidden. Exits 78 if it is invalid.`,
+catalog password hidden. Exits 78 if it is invalid.
+
+Every key and the environment variable that sets it:
+
+` + keyTable(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := validConfig(cmd, l)
 			if err != nil {
@@ -46,6 +51,16 @@ catalog password hidden. Exits 78 if it is invalid.`,
 	configFlags(cmd.Flags(), l)
 	daemonFlags(cmd.Flags(), l)
 	return cmd
+}
+
+// keyTable lists every config key beside its environment variable.
+func keyTable() string {
+	def := DefaultConfig()
+	var b strings.Builder
+	for _, s := range settingsOf(&def) {
+		fmt.Fprintf(&b, "    %-30s %s\n", s.key, envForKey(s.key))
+	}
+	return b.String()
 }
 
 // statusCommand prints the catalog's counts by state, the last rows in

@@ -256,6 +256,23 @@ func genManCommand(root *cobra.Command) *cobra.Command {
 			if err := os.MkdirAll(args[0], 0o755); err != nil {
 				return err
 			}
+			// The pages are made from Markdown, where LANSEEDD_CONFIG's
+			// underscores would start italics (but not in indented
+			// blocks, which are shown as they are).
+			var escape func(c *cobra.Command)
+			escape = func(c *cobra.Command) {
+				lines := strings.Split(c.Long, "\n")
+				for i, l := range lines {
+					if !strings.HasPrefix(l, "    ") {
+						lines[i] = strings.ReplaceAll(l, "_", `\_`)
+					}
+				}
+				c.Long = strings.Join(lines, "\n")
+				for _, sub := range c.Commands() {
+					escape(sub)
+				}
+			}
+			escape(root)
 			return doc.GenManTree(root, &doc.GenManHeader{
 				Title:   "LANSEEDD",
 				Section: "8",

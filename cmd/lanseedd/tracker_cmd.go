@@ -66,8 +66,12 @@ sections of the configuration (file, environment, flags).`,
 			if cfg.Tracker.CatalogOnly {
 				tr.SetAllowed(allowed)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "tracker listening on %s (http and udp)\n", cfg.Tracker.Listen)
-			return tr.ListenAndServe(cmd.Context(), cfg.Tracker.Listen, udpSockets)
+			ln, err := tracker.Listen(cmd.Context(), cfg.Tracker.Listen, udpSockets)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "tracker listening on %s (http and udp)\n", ln.Addr())
+			return tr.Serve(cmd.Context(), ln.TCP, ln.UDP)
 		},
 	}
 	fs := cmd.Flags()
