@@ -50,7 +50,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 	for _, want := range []string{"Type=notify", "User=lanseedd", "StateDirectory=lanseedd", "ProtectSystem=strict",
-		"ReadOnlyPaths=", "NoNewPrivileges=yes", "RestrictAddressFamilies=", "SystemCallFilter=@system-service"} {
+		"ReadOnlyPaths=", "RestartPreventExitStatus=78", "EnvironmentFile=-/etc/default/lanseedd", "NoNewPrivileges=yes", "RestrictAddressFamilies=", "SystemCallFilter=@system-service"} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("unit lacks %s", want)
 		}
