@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"io"
@@ -45,7 +46,15 @@ func TestSystemdUnit(t *testing.T) {
 	text := strings.ReplaceAll(string(unit), "/usr/bin/lanseedd", self)
 	path := filepath.Join(t.TempDir(), "lanseedd.service")
 	os.WriteFile(path, []byte(text), 0o644)
-	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	// verify also looks the Documentation= man page up: give it the pages
+	// the package ships.
+	man := filepath.Join(t.TempDir(), "man")
+	if err := run(context.Background(), []string{"gen-man", filepath.Join(man, "man8")}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	verify := exec.Command(analyze, "verify", path)
+	verify.Env = append(os.Environ(), "MANPATH="+man)
+	out, err := verify.CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
