@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -131,7 +132,7 @@ func applyEnv(cfg *Config, env []string) (warnings []string, err error) {
 	known := map[string]bool{}
 	for _, s := range settingsOf(cfg) {
 		names := []string{envForKey(s.key)}
-		for _, f := range slices.Sorted(mapsKeys(flagKeys)) {
+		for _, f := range slices.Sorted(maps.Keys(flagKeys)) {
 			if flagKeys[f] == s.key && !slices.Contains(names, envForFlag(f)) {
 				names = append(names, envForFlag(f))
 			}
@@ -154,23 +155,13 @@ func applyEnv(cfg *Config, env []string) (warnings []string, err error) {
 			}
 		}
 	}
-	for _, name := range slices.Sorted(mapsKeys(vars)) {
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		if !known[name] && !notConfig(name) {
 			warnings = append(warnings, fmt.Sprintf("environment variable %s sets nothing: config keys are read from LANSEEDD_<SECTION>_<KEY>, e.g. %s",
 				name, envForKey("seeder.content_root")))
 		}
 	}
 	return warnings, nil
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // applyFlags sets the keys given as flags. A list flag given several times

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding"
 	"fmt"
+	"maps"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -196,7 +197,7 @@ func applyNode(v reflect.Value, n *yaml.Node, prefix, file string) error {
 		seen[k.Value] = true
 		f, ok := fieldByKey(v, k.Value)
 		if !ok {
-			return fmt.Errorf("%s: %s: unknown key%s", where(k), key, suggest(v, k.Value))
+			return fmt.Errorf("%s: %s: unknown key%s", where(k), key, suggest(v))
 		}
 		if isSection(f.Type()) {
 			if err := applyNode(f, val, key+".", file); err != nil {
@@ -211,43 +212,32 @@ func applyNode(v reflect.Value, n *yaml.Node, prefix, file string) error {
 	return nil
 }
 
-// fieldByKey finds the field of struct v (or of its inlined parts) whose
-// key is name.
-func fieldByKey(v reflect.Value, name string) (reflect.Value, bool) {
+// fieldsOf returns the fields of struct v by key, those of its inlined
+// parts included.
+func fieldsOf(v reflect.Value) map[string]reflect.Value {
+	fields := map[string]reflect.Value{}
 	t := v.Type()
 	for i := range t.NumField() {
 		n, inline, ok := yamlName(t.Field(i))
 		switch {
 		case !ok:
 		case inline:
-			if f, ok := fieldByKey(v.Field(i), name); ok {
-				return f, true
-			}
-		case n == name:
-			return v.Field(i), true
+			maps.Copy(fields, fieldsOf(v.Field(i)))
+		default:
+			fields[n] = v.Field(i)
 		}
 	}
-	return reflect.Value{}, false
+	return fields
 }
 
-// suggest names the keys a misspelt key could have meant.
-func suggest(v reflect.Value, name string) string {
-	var keys []string
-	var collect func(v reflect.Value)
-	collect = func(v reflect.Value) {
-		t := v.Type()
-		for i := range t.NumField() {
-			n, inline, ok := yamlName(t.Field(i))
-			switch {
-			case !ok:
-			case inline:
-				collect(v.Field(i))
-			default:
-				keys = append(keys, n)
-			}
-		}
-	}
-	collect(v)
-	slices.Sort(keys)
-	return " (known here: " + strings.Join(keys, ", ") + ")"
+// fieldByKey finds the field of struct v (or of its inlined parts) whose
+// key is name.
+func fieldByKey(v reflect.Value, name string) (reflect.Value, bool) {
+	f, ok := fieldsOf(v)[name]
+	return f, ok
+}
+
+// suggest lists the keys a misspelt key could have meant.
+func suggest(v reflect.Value) string {
+	return " (known here: " + strings.Join(slices.Sorted(maps.Keys(fieldsOf(v))), ", ") + ")"
 }
