@@ -24,12 +24,16 @@ const (
 	// StateDeleted is the tombstone left by a catalog DELETE until the daemon
 	// has dropped the torrent.
 	StateDeleted State = "deleted"
+	// StateExpired: the row is past its expiry (publish.max_age or the
+	// catalog's expiry column); its torrent is withdrawn. The catalog row
+	// stays; the torrent comes back if the expiry moves into the future.
+	StateExpired State = "expired"
 )
 
 // Valid reports whether s is one of the known states.
 func (s State) Valid() bool {
 	switch s {
-	case StatePending, StateReady, StateMissing, StateError, StateDeleted:
+	case StatePending, StateReady, StateMissing, StateError, StateDeleted, StateExpired:
 		return true
 	}
 	return false
@@ -66,6 +70,12 @@ type Row struct {
 	UpdatedAt   time.Time
 	// Magnet is the ready torrent's magnet link.
 	Magnet string
+	// ExpiresAt is the expiry the catalog's expiry column gives the row;
+	// zero for none.
+	ExpiresAt time.Time
+	// PublishedAt is when the row's current torrent was first made ready;
+	// zero until then. publish.max_age counts from it.
+	PublishedAt time.Time
 }
 
 // Result is the outcome of working on one row, recorded only if the row is

@@ -52,6 +52,8 @@ type Names struct {
 	Table string
 	ID    string
 	Path  string
+	// Expires is the catalog's expiry column; "" when none is configured.
+	Expires string
 }
 
 // Script is rendered SQL: its statements and a hash that identifies it, so

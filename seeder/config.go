@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/lanseedd/lanseedd/publish"
 )
 
 // Config holds the seeder's settings.
@@ -50,6 +52,9 @@ type Config struct {
 	DownloadRate int64 `yaml:"download_rate"`
 	// ExtraAnnounce are trackers announced to besides lanseedd's own.
 	ExtraAnnounce []string `yaml:"extra_announce"`
+	// Publish are the publishing policies: validation, size limits,
+	// expiry. They are the config file's publish: section, not seeder:'s.
+	Publish publish.Config `yaml:"-"`
 }
 
 // DefaultConfig returns the seeder's defaults.
@@ -66,6 +71,7 @@ func DefaultConfig() Config {
 		OpenFiles:          512,
 		MaxConnsPerTorrent: 100,
 		MaxHalfOpenConns:   100,
+		Publish:            publish.DefaultConfig(),
 	}
 }
 
@@ -108,7 +114,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("seeder.extra_announce: want http://, https:// or udp:// tracker URLs, got %q", a)
 		}
 	}
-	return nil
+	return c.Publish.Validate()
 }
 
 func validPieceLength(n int64) bool {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/publish"
 )
 
 // Catalog is what the seeder needs of lanseedd's state table.
@@ -34,6 +35,11 @@ type Catalog interface {
 	Requeue(ctx context.Context, fileID int64, reason string) error
 	// Rows returns rows in the given states.
 	Rows(ctx context.Context, states ...lanseedd.State) ([]lanseedd.Row, error)
+	// Expiring returns ready rows past their expiry, counting maxAge
+	// (0: none) from their publication.
+	Expiring(ctx context.Context, maxAge time.Duration) ([]lanseedd.Row, error)
+	// Unexpiring returns expired rows no longer past their expiry.
+	Unexpiring(ctx context.Context, maxAge time.Duration) ([]lanseedd.Row, error)
 }
 
 // Seeder keeps the BitTorrent client in step with the catalog.
@@ -53,6 +59,8 @@ type Seeder struct {
 	// hashing bounds the rows hashed at once (Config.Parallel); more rows
 	// are in flight, waiting on the tracker or the catalog.
 	hashing chan struct{}
+	// validator runs publish.validate_command; nil when none is set.
+	validator *publish.Validator
 
 	mu       sync.Mutex
 	byFile   map[int64]metainfo.Hash          // what is seeded for each row
@@ -94,6 +102,9 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 	}
 	if err := os.MkdirAll(s.torrents, 0o755); err != nil {
 		return nil, fmt.Errorf("seeder: %w", err)
+	}
+	if s.validator, err = publish.NewValidator(cfg.Publish); err != nil {
+		return nil, err
 	}
 	s.cl, err = newClient(cfg, logger, s.badPiece)
 	if err != nil {
@@ -150,11 +161,16 @@ func (s *Seeder) Run(ctx context.Context) error {
 	var watching sync.WaitGroup
 	defer watching.Wait()
 	watching.Go(func() { s.watch.run(ctx, s.cfg.RescanInterval) })
+	// Expiries first: a torrent that expired while the daemon was down is
+	// withdrawn, not restored.
+	s.checkExpiry(ctx)
 	if err := s.restore(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("restoring seeded torrents failed; they are rehashed as they come", "err", err)
 	}
 	retry := time.NewTicker(s.cfg.RetryMissing)
 	defer retry.Stop()
+	expiry := time.NewTicker(s.cfg.Publish.CheckInterval)
+	defer expiry.Stop()
 	sem := make(chan struct{}, rowsInFlight*s.cfg.Parallel)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -165,6 +181,9 @@ func (s *Seeder) Run(ctx context.Context) error {
 			return nil
 		case <-retry.C:
 			s.retryMissing(ctx)
+			continue
+		case <-expiry.C:
+			s.checkExpiry(ctx)
 			continue
 		case <-s.wake:
 		}
@@ -233,6 +252,12 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		return nil
 	}
 
+	// Past the catalog's expiry: not worth validating or hashing. (Age is
+	// looked at once the torrent is known: new content is a new
+	// publication.)
+	if why := s.cfg.Publish.Expired(lanseedd.Row{ExpiresAt: row.ExpiresAt}, time.Now()); why != "" {
+		return s.withdraw(ctx, row, why)
+	}
 	res := lanseedd.Result{FileID: row.FileID, Generation: row.Generation}
 	l, mi, err := s.build(ctx, row)
 	switch {
@@ -253,9 +278,10 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		switch {
 		case errors.Is(err, ErrMissing):
 			res.State = lanseedd.StateMissing
-		case errors.Is(err, ErrEmpty):
-			// Watched like a seeded file: once it has content, it is hashed.
-			watch, res.Name, res.Fingerprint = &l, l.Name, l.Fingerprint
+		case errors.Is(err, ErrEmpty), errors.Is(err, publish.ErrRejected), errors.Is(err, publish.ErrSize):
+			// Watched like a seeded file: once it changes (gets content,
+			// is fixed, grows or shrinks), it is tried again.
+			watch, res.Name, res.Size, res.Fingerprint = &l, l.Name, l.Total, l.Fingerprint
 		}
 		if _, err := s.cat.Finish(ctx, res); err != nil {
 			return err
@@ -265,6 +291,13 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		return nil
 	}
 	ih := mi.HashInfoBytes()
+	if ih.HexString() == row.InfoHash {
+		// The torrent it had: still published when it was first, so it
+		// may be past publish.max_age already.
+		if why := s.cfg.Publish.Expired(row, time.Now()); why != "" {
+			return s.withdraw(ctx, row, why)
+		}
+	}
 	if err := writeTorrent(s.TorrentFile(row.FileID), mi); err != nil {
 		return err
 	}
@@ -313,6 +346,16 @@ func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	}
 	if l.Total == 0 {
 		return l, nil, fmt.Errorf("%w: %s", ErrEmpty, abs)
+	}
+	if err := s.cfg.Publish.CheckSize(l.Total); err != nil {
+		return l, nil, err
+	}
+	if s.validator != nil {
+		// Before hashing, which costs more, and outside the hashing slots,
+		// so that a validator that hangs holds up no hashing.
+		if err := s.validator.Check(ctx, l.Abs, row.FileID, row.Path); err != nil {
+			return l, nil, err
+		}
 	}
 	select {
 	case s.hashing <- struct{}{}:
@@ -447,7 +490,8 @@ func (s *Seeder) restore(ctx context.Context) error {
 	known := make(map[int64]bool, len(rows))
 	restored := 0
 	for _, row := range rows {
-		known[row.FileID] = true
+		// An expired row's .torrent is not served: it is removed below.
+		known[row.FileID] = row.State != lanseedd.StateExpired
 		switch row.State {
 		case lanseedd.StateMissing:
 			s.watch.track(row.FileID, row.Path, row.State, nil)
@@ -486,8 +530,9 @@ func (s *Seeder) restore(ctx context.Context) error {
 	return nil
 }
 
-// restoreEmpty watches a row left in error because its file was empty,
-// or requeues it if the file changed while lanseedd was stopped.
+// restoreEmpty watches a row left in error because of its file's content
+// (empty, refused by the validator, outside the size limits), or requeues it
+// if the file changed while lanseedd was stopped.
 func (s *Seeder) restoreEmpty(ctx context.Context, row lanseedd.Row) {
 	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
 	if err != nil {

@@ -27,6 +27,10 @@ type Config struct {
 	// without renewal, so that several daemons on one catalog never work on
 	// the same row at once and the rows of one that died are taken over.
 	ClaimLease time.Duration `yaml:"claim_lease"`
+	// ExpiresColumn is the catalog table's optional expiry column, which
+	// the triggers copy into lanseedd's state table. It is configured as
+	// publish.expires_column, so it has no key of its own here.
+	ExpiresColumn string `yaml:"-"`
 }
 
 // DefaultConfig returns the defaults: a catalog table files(id, path),
@@ -54,7 +58,11 @@ func (c Config) Validate() error {
 		{"catalog.table", c.Table},
 		{"catalog.id_column", c.IDColumn},
 		{"catalog.path_column", c.PathColumn},
+		{"publish.expires_column", c.ExpiresColumn},
 	} {
+		if f.key == "publish.expires_column" && f.val == "" {
+			continue // optional
+		}
 		if f.val == "" {
 			return fmt.Errorf("%s: must not be empty", f.key)
 		}
@@ -81,6 +89,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("table", c.Table),
 		slog.String("id_column", c.IDColumn),
 		slog.String("path_column", c.PathColumn),
+		slog.String("expires_column", c.ExpiresColumn),
 		slog.Duration("poll_interval", c.PollInterval),
 		slog.Duration("resync_interval", c.ResyncInterval),
 		slog.Duration("claim_lease", c.ClaimLease),

@@ -83,11 +83,19 @@ func (s *Store) checkCatalog(ctx context.Context) error {
 	for i, c := range cols {
 		names[i] = c.name
 	}
-	for _, want := range []struct{ key, name string }{
+	wants := []struct{ key, name string }{
 		{"id", s.cfg.IDColumn},
 		{"path", s.cfg.PathColumn},
-	} {
+	}
+	if s.cfg.ExpiresColumn != "" {
+		wants = append(wants, struct{ key, name string }{"expiry", s.cfg.ExpiresColumn})
+	}
+	for _, want := range wants {
 		i := slices.IndexFunc(cols, func(c column) bool { return s.sameColumn(c.name, want.name) })
+		if i < 0 && want.key == "expiry" {
+			return fmt.Errorf("catalog table %q has no expiry column %q (set publish.expires_column); its columns are %s",
+				s.cfg.Table, want.name, strings.Join(names, ", "))
+		}
 		if i < 0 {
 			return fmt.Errorf("catalog table %q has no %s column %q (set -catalog-%s); its columns are %s",
 				s.cfg.Table, want.key, want.name, want.key, strings.Join(names, ", "))

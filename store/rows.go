@@ -13,7 +13,7 @@ import (
 )
 
 const rowColumns = `file_id, path, state, generation, infohash, name, size, error,
-	fp_size, fp_mtime_ns, fp_inode, fp_device, updated_at, magnet`
+	fp_size, fp_mtime_ns, fp_inode, fp_device, updated_at, magnet, expires_at, published_at`
 
 // scanRow reads the rowColumns of a row, then extra destinations.
 func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, error) {
@@ -25,9 +25,10 @@ func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, er
 		fpInode, fpDev          sql.NullInt64
 		updated                 any
 		magnet                  sql.NullString
+		expires, published      any
 	)
 	dest := append([]any{&r.FileID, &r.Path, &state, &r.Generation, &infohash, &name, &size, &errText,
-		&fpSize, &fpMtime, &fpInode, &fpDev, &updated, &magnet}, extra...)
+		&fpSize, &fpMtime, &fpInode, &fpDev, &updated, &magnet, &expires, &published}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return r, err
 	}
@@ -40,6 +41,7 @@ func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, er
 	}
 	r.UpdatedAt = parseTime(updated)
 	r.Magnet = magnet.String
+	r.ExpiresAt, r.PublishedAt = parseTime(expires), parseTime(published)
 	return r, nil
 }
 
@@ -81,14 +83,21 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]lanseed
 // Finish records the result of work on a row and releases its claim, unless
 // the row changed since the work started (its generation moved on): the row
 // then stays claimed by this daemon, which redoes it. It reports whether the
-// result was recorded.
+// result was recorded. A row made ready with a torrent other than the one it
+// had is published anew (published_at, from which publish.max_age counts).
 func (s *Store) Finish(ctx context.Context, r lanseedd.Result) (bool, error) {
+	// published_at comes first: MySQL assigns left to right, and it must
+	// compare with the old infohash.
 	res, err := s.exec(ctx, `UPDATE lanseedd_torrents SET
+			published_at = CASE WHEN ? <> 'ready' THEN published_at
+				WHEN published_at IS NULL OR infohash IS NULL OR infohash <> ? THEN `+s.d.now+`
+				ELSE published_at END,
 			state = ?, infohash = ?, name = ?, size = ?, error = ?, magnet = ?,
 			fp_size = ?, fp_mtime_ns = ?, fp_inode = ?, fp_device = ?,
 			claimed_by = NULL, claimed_until = NULL,
 			updated_at = `+s.d.now+`
 		WHERE file_id = ? AND generation = ? AND state <> 'deleted'`,
+		string(r.State), r.InfoHash,
 		string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size, nullString(r.Error), nullString(r.Magnet),
 		r.Fingerprint.Size, r.Fingerprint.MtimeNs, int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device),
 		r.FileID, r.Generation)

@@ -94,6 +94,9 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, create bool) (*S
 		ID:    s.d.quote(cfg.IDColumn),
 		Path:  s.d.quote(cfg.PathColumn),
 	}
+	if cfg.ExpiresColumn != "" {
+		s.names.Expires = s.d.quote(cfg.ExpiresColumn)
+	}
 	if s.created {
 		q := fmt.Sprintf("CREATE TABLE %s (%s INTEGER PRIMARY KEY, %s TEXT NOT NULL)",
 			s.names.Table, s.names.ID, s.names.Path)

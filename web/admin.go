@@ -139,7 +139,7 @@ func (a *Admin) stats(ctx context.Context) (Stats, error) {
 	if s.Rows, err = a.cat.Counts(ctx); err != nil {
 		return s, err
 	}
-	for _, st := range []lanseedd.State{lanseedd.StatePending, lanseedd.StateReady, lanseedd.StateMissing, lanseedd.StateError} {
+	for _, st := range []lanseedd.State{lanseedd.StatePending, lanseedd.StateReady, lanseedd.StateMissing, lanseedd.StateError, lanseedd.StateExpired} {
 		s.Rows[st] += 0 // every state is listed, zero or not
 	}
 	t, ok, err := a.cat.OldestPending(ctx)
@@ -205,9 +205,17 @@ func (a *Admin) withSwarm(f File) File {
 	return f
 }
 
+// listed are the states /api/files lists unless told otherwise: all but
+// expired.
+var listed = []lanseedd.State{lanseedd.StatePending, lanseedd.StateReady, lanseedd.StateMissing, lanseedd.StateError, lanseedd.StateDeleted}
+
 // apiFiles serves GET /api/files: a page of rows with their figures.
 func (a *Admin) apiFiles(w http.ResponseWriter, r *http.Request) {
 	q, page := query(r)
+	if len(q.States) == 0 {
+		// Withdrawn torrents are listed only when asked for (?state=expired).
+		q.States = listed
+	}
 	rows, total, err := a.cat.Page(r.Context(), q)
 	if err != nil {
 		a.catalogDown(w, r, err)
@@ -285,7 +293,7 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 	q, page := query(r)
 	v := statusView{
 		Query: q, Page: page,
-		States: []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError},
+		States: []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError, lanseedd.StateExpired},
 	}
 	if len(q.States) == 1 {
 		v.Filter = string(q.States[0])

@@ -137,6 +137,9 @@ func (p *Public) refuseUnready(w http.ResponseWriter, r *http.Request, row lanse
 		code, msg = http.StatusServiceUnavailable, fmt.Sprintf("file %d (%s) is being prepared; try again in a few seconds", row.FileID, row.Path)
 	case lanseedd.StateMissing:
 		code, msg = http.StatusNotFound, fmt.Sprintf("file %d (%s) is missing on the server", row.FileID, row.Path)
+	case lanseedd.StateExpired:
+		// Gone for good as far as a client can tell: it should not retry.
+		code, msg = http.StatusGone, fmt.Sprintf("file %d (%s) is no longer shared: %s", row.FileID, row.Path, row.Error)
 	default:
 		code, msg = http.StatusConflict, fmt.Sprintf("file %d (%s) cannot be shared: %s", row.FileID, row.Path, row.Error)
 	}

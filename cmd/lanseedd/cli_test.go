@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd/internal/dbtest"
+	"github.com/lanseedd/lanseedd/publish"
 )
 
 // runCLI runs a command line in-process, as main does, with no config file
@@ -237,6 +238,8 @@ func sampleValue(t *testing.T, s setting) (string, reflect.Value) {
 		return "10.0.0.0/8,fd00::/8", reflect.ValueOf([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")})
 	case *LogLevel:
 		return "error", reflect.ValueOf(LogLevel(8))
+	case *publish.Command:
+		return "check-file --strict", reflect.ValueOf(publish.Command{"check-file", "--strict"})
 	}
 	t.Fatalf("%s: no sample value for %s", s.key, v.Type())
 	return "", v

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/lanseedd/lanseedd/publish"
 	"github.com/lanseedd/lanseedd/seeder"
 	"github.com/lanseedd/lanseedd/store"
 	"github.com/lanseedd/lanseedd/tracker"
@@ -15,15 +16,31 @@ import (
 // Config is the whole daemon's configuration, one part per package, as the
 // config file spells it.
 type Config struct {
-	Catalog CatalogConfig `yaml:"catalog"`
-	Seeder  seeder.Config `yaml:"seeder"`
-	Tracker TrackerConfig `yaml:"tracker"`
-	HTTP    HTTPConfig    `yaml:"http"`
-	Admin   AdminConfig   `yaml:"admin"`
-	Log     LogConfig     `yaml:"log"`
+	Catalog CatalogConfig  `yaml:"catalog"`
+	Seeder  seeder.Config  `yaml:"seeder"`
+	Publish publish.Config `yaml:"publish"`
+	Tracker TrackerConfig  `yaml:"tracker"`
+	HTTP    HTTPConfig     `yaml:"http"`
+	Admin   AdminConfig    `yaml:"admin"`
+	Log     LogConfig      `yaml:"log"`
 
 	// File is the config file the values were read from, if any.
 	File string `yaml:"-"`
+}
+
+// storeConfig is the catalog's part as the store takes it: with the
+// expiry column, which is configured among the publishing policies.
+func (c Config) storeConfig() store.Config {
+	sc := c.Catalog.Config
+	sc.ExpiresColumn = c.Publish.ExpiresColumn
+	return sc
+}
+
+// seederConfig is the seeder's part with the publishing policies.
+func (c Config) seederConfig() seeder.Config {
+	sc := c.Seeder
+	sc.Publish = c.Publish
+	return sc
 }
 
 // CatalogConfig is the catalog's part; the DSN may come from a file so that
@@ -91,6 +108,7 @@ func DefaultConfig() Config {
 	return Config{
 		Catalog: CatalogConfig{Config: store.DefaultConfig()},
 		Seeder:  seeder.DefaultConfig(),
+		Publish: publish.DefaultConfig(),
 		Tracker: TrackerConfig{Config: tracker.DefaultConfig(), Listen: ":6969"},
 		HTTP:    HTTPConfig{Config: web.Config{FeedItems: 50, WebSeedMode: web.WebSeedStandIn}, Listen: ":8080"},
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081"},
@@ -104,6 +122,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Seeder.Validate(); err != nil {
+		return err
+	}
+	if err := c.Publish.Validate(); err != nil {
 		return err
 	}
 	if err := c.Tracker.Validate(); err != nil {

@@ -174,8 +174,8 @@ func (m *Main) Start(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.Seeder.StateDir, 0o750); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	m.Log.Info("opening catalog", "catalog", cfg.Catalog.Config)
-	st, err := store.Open(ctx, cfg.Catalog.Config, m.Log)
+	m.Log.Info("opening catalog", "catalog", cfg.storeConfig())
+	st, err := store.Open(ctx, cfg.storeConfig(), m.Log)
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (m *Main) Start(ctx context.Context) error {
 		// while the seeder seeds it (web.WebSeedStandIn).
 		return append([]string{web.WebSeedURL(ep.links, row.FileID)}, extra...)
 	}
-	if m.Seeder, err = seeder.New(cfg.Seeder, st, ep.announce, webSeeds, m.Log.With("component", "seeder")); err != nil {
+	if m.Seeder, err = seeder.New(cfg.seederConfig(), st, ep.announce, webSeeds, m.Log.With("component", "seeder")); err != nil {
 		return err
 	}
 	if cfg.Tracker.CatalogOnly {

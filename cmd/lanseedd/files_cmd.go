@@ -158,7 +158,7 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger, create bool
 	if create {
 		open = store.Open
 	}
-	st, err := open(ctx, cfg.Catalog.Config, logger)
+	st, err := open(ctx, cfg.storeConfig(), logger)
 	if errors.Is(err, store.ErrNoCatalog) {
 		return nil, fmt.Errorf("%w (no daemon has run with this catalog yet; check -catalog, -state or the config file%s)", err, configFileNote(cfg))
 	}

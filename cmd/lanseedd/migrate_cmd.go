@@ -27,7 +27,7 @@ func migrateCommand() *cobra.Command {
 		if create {
 			opener = store.Open
 		}
-		st, err := opener(cmd.Context(), cfg.Catalog.Config, logger)
+		st, err := opener(cmd.Context(), cfg.storeConfig(), logger)
 		if errors.Is(err, store.ErrNoCatalog) {
 			return nil, fmt.Errorf("%w (check -catalog, -state or the config file%s)", err, configFileNote(cfg))
 		}

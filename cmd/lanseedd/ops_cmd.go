@@ -129,7 +129,7 @@ func readStatus(ctx context.Context, cfg Config, st *store.Store) (status, error
 	if s.Rows, err = st.Counts(ctx); err != nil {
 		return s, err
 	}
-	for _, state := range []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError} {
+	for _, state := range []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError, lanseedd.StateExpired} {
 		s.Rows[state] += 0 // every state is listed, zero or not
 	}
 	bad, total, err := st.Page(ctx, store.Query{States: []lanseedd.State{lanseedd.StateError, lanseedd.StateMissing}, Newest: true, Limit: 10})
@@ -152,7 +152,7 @@ func readStatus(ctx context.Context, cfg Config, st *store.Store) (status, error
 func (s status) print(w io.Writer) {
 	fmt.Fprintf(w, "catalog %s (table %s)\n", s.Catalog, s.Table)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, state := range []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError} {
+	for _, state := range []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError, lanseedd.StateExpired} {
 		fmt.Fprintf(tw, "  %s\t%d\n", state, s.Rows[state])
 	}
 	tw.Flush()

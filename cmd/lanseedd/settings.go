@@ -104,7 +104,9 @@ func isSection(t reflect.Type) bool {
 // wrote (the variable or the flag), for the error.
 func (s setting) set(name, text string) error {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Value: text}
-	if s.field.Kind() == reflect.Slice {
+	// A list that reads itself from text (a command line) is not split at
+	// commas.
+	if s.field.Kind() == reflect.Slice && !s.field.Addr().Type().Implements(textUnmarshaler) {
 		n = &yaml.Node{Kind: yaml.SequenceNode}
 		for _, v := range strings.Split(text, ",") {
 			if v = strings.TrimSpace(v); v != "" {
