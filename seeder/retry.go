@@ -183,3 +183,18 @@ func (s *Seeder) failedRow(ctx context.Context, row lanseedd.Row, err error) {
 
 // Problem says why the seeder cannot make new torrents, or nil.
 func (s *Seeder) Problem() error { return s.state.Err() }
+
+// holdAll tells the rows waiting for work (up to limit) why they wait.
+func (s *Seeder) holdAll(ctx context.Context, limit int, why error) {
+	rows, err := s.cat.Work(ctx, limit)
+	if err != nil {
+		return
+	}
+	reason := "waiting: " + why.Error()
+	for _, row := range rows {
+		if row.Error != reason && s.claim(row.FileID) {
+			s.holdPending(ctx, row, reason)
+			s.release(row.FileID)
+		}
+	}
+}

@@ -170,6 +170,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	s.Wake()
+	told := 0 // the state directory probe whose failure rows were told of
 	for {
 		select {
 		case <-ctx.Done():
@@ -179,9 +180,13 @@ func (s *Seeder) Run(ctx context.Context) error {
 			continue
 		case <-s.wake:
 		}
-		if s.state.Err() != nil {
+		if err, probe := s.state.failure(); err != nil {
 			// No new work while the state directory cannot be written:
 			// it would be hashed only to fail; the probe wakes us.
+			if probe != told {
+				told = probe
+				s.holdAll(ctx, cap(sem), err)
+			}
 			continue
 		}
 		rows, err := s.cat.Work(ctx, cap(sem))

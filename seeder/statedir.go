@@ -39,6 +39,9 @@ type stateDir struct {
 	delay time.Duration
 	timer *time.Timer
 	done  bool
+	// probes counts the episode's failed probes, so that waiting rows are
+	// told why once per probe, not on every wake-up.
+	probes int
 }
 
 // failed records a write into the state directory that failed with err and
@@ -51,6 +54,7 @@ func (d *stateDir) failed(err error) error {
 		return err
 	}
 	d.err, d.since, d.delay = err, time.Now(), stateProbeFirst
+	d.probes++
 	d.log.Error("cannot write .torrent files; no new torrents until the state directory is writable again",
 		"path", d.dir, "err", err, "retry_in", d.delay)
 	d.timer = time.AfterFunc(d.delay, d.probe)
@@ -65,6 +69,14 @@ func (d *stateDir) Err() error {
 	return d.err
 }
 
+// failure returns the current episode's failure and a number that changes
+// with every failed probe.
+func (d *stateDir) failure() (error, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err, d.probes
+}
+
 // probe tries a write; it ends the episode or tries again later.
 func (d *stateDir) probe() {
 	err := probeWrite(d.dir)
@@ -74,6 +86,7 @@ func (d *stateDir) probe() {
 		return
 	}
 	if err != nil {
+		d.probes++
 		d.delay = min(2*d.delay, stateProbeMax)
 		d.timer = time.AfterFunc(d.delay, d.probe)
 		d.mu.Unlock()
