@@ -104,6 +104,9 @@ type SeederStats struct {
 	// UploadRate and DownloadRate are the limits in bytes per second, 0 for none.
 	UploadRate   int64 `json:"upload_rate_bytes_per_second"`
 	DownloadRate int64 `json:"download_rate_bytes_per_second"`
+	// StateDirError says why .torrent files cannot be written to the state
+	// directory (full, read-only…); empty while they can.
+	StateDirError string `json:"state_dir_error,omitempty"`
 }
 
 // TorrentStats are one seeded torrent's figures.

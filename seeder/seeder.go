@@ -57,10 +57,17 @@ type Seeder struct {
 	hashed    hashCounters
 	watch     *watcher
 	// hashing bounds the rows hashed at once (Config.Parallel); more rows
-	// are in flight, waiting on the tracker or the catalog.
-	hashing chan struct{}
+	// are in flight, waiting on the tracker or the catalog. smallLane is
+	// one more slot that only files under smallFile take, so that a few
+	// huge hashes cannot make small rows wait.
+	hashing   chan struct{}
+	smallLane chan struct{}
 	// validator runs publish.validate_command; nil when none is set.
 	validator *publish.Validator
+	// retries spaces the attempts at rows whose failure may pass.
+	retries retries
+	// state says whether .torrent files can be written.
+	state *stateDir
 
 	mu       sync.Mutex
 	byFile   map[int64]metainfo.Hash          // what is seeded for each row
@@ -100,6 +107,8 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 		settling: make(map[int64]settle),
 		hashing:  make(chan struct{}, cfg.Parallel),
 	}
+	s.smallLane = make(chan struct{}, 1)
+	s.state = &stateDir{dir: s.torrents, log: logger, resumed: s.Wake}
 	if err := os.MkdirAll(s.torrents, 0o755); err != nil {
 		return nil, fmt.Errorf("seeder: %w", err)
 	}
@@ -167,6 +176,8 @@ func (s *Seeder) Run(ctx context.Context) error {
 	if err := s.restore(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("restoring seeded torrents failed; they are rehashed as they come", "err", err)
 	}
+	defer s.retries.stop()
+	defer s.state.stop()
 	retry := time.NewTicker(s.cfg.RetryMissing)
 	defer retry.Stop()
 	expiry := time.NewTicker(s.cfg.Publish.CheckInterval)
@@ -175,6 +186,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	s.Wake()
+	told := 0 // the state directory probe whose failure rows were told of
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,6 +198,15 @@ func (s *Seeder) Run(ctx context.Context) error {
 			s.checkExpiry(ctx)
 			continue
 		case <-s.wake:
+		}
+		if err, probe := s.state.failure(); err != nil {
+			// No new work while the state directory cannot be written:
+			// it would be hashed only to fail; the probe wakes us.
+			if probe != told {
+				told = probe
+				s.holdAll(ctx, cap(sem), err)
+			}
+			continue
 		}
 		rows, err := s.cat.Work(ctx, cap(sem))
 		if err != nil {
@@ -210,8 +231,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 				defer func() { <-sem }()
 				defer s.release(row.FileID)
 				if err := s.process(ctx, row); err != nil && ctx.Err() == nil {
-					s.log.Warn("row not processed; retried later", "file_id", row.FileID, "err", err)
-					time.AfterFunc(time.Second, s.Wake)
+					s.failedRow(ctx, row, err)
 					return
 				}
 				s.Wake() // look for what came meanwhile or did not fit in the batch
@@ -242,11 +262,12 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 	if row.State == lanseedd.StateDeleted {
 		s.unseed(row.FileID, metainfo.Hash{})
 		if err := os.Remove(s.TorrentFile(row.FileID)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove .torrent: %w", err)
+			return s.state.failed(fmt.Errorf("remove .torrent: %w", err))
 		}
 		if _, err := s.cat.Forget(ctx, row.FileID, row.Generation); err != nil {
 			return err
 		}
+		s.retries.reset(row.FileID)
 		s.watch.forget(row.FileID)
 		log.Info("dropped deleted row")
 		return nil
@@ -271,10 +292,11 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		// Nothing serves or restores the .torrent of a row that is not
 		// ready, and its file is gone or changed: do not leave it behind.
 		if err := os.Remove(s.TorrentFile(row.FileID)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove .torrent: %w", err)
+			return s.state.failed(fmt.Errorf("remove .torrent: %w", err))
 		}
 		res.State, res.Error = lanseedd.StateError, err.Error()
 		var watch *Layout
+		transient := false
 		switch {
 		case errors.Is(err, ErrMissing):
 			res.State = lanseedd.StateMissing
@@ -282,11 +304,23 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 			// Watched like a seeded file: once it changes (gets content,
 			// is fixed, grows or shrinks), it is tried again.
 			watch, res.Name, res.Size, res.Fingerprint = &l, l.Name, l.Total, l.Fingerprint
+		case !permanent(s.cfg.ContentRoot, row.Path):
+			// Tried again with backoff, and at once when the file or its
+			// directory changes (the watcher).
+			transient = true
+			res.Error = s.retryLater(ctx, row, err)
+		}
+		if !transient {
+			s.retries.reset(row.FileID)
 		}
 		if _, err := s.cat.Finish(ctx, res); err != nil {
 			return err
 		}
-		s.watch.track(row.FileID, row.Path, res.State, watch)
+		if res.State == lanseedd.StateError && !transient && watch == nil {
+			s.watch.forget(row.FileID) // only an edit of the row helps
+		} else {
+			s.watch.track(row.FileID, row.Path, res.State, watch)
+		}
 		log.Warn("row cannot be seeded", "state", res.State, "err", res.Error)
 		return nil
 	}
@@ -299,7 +333,7 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		}
 	}
 	if err := writeTorrent(s.TorrentFile(row.FileID), mi); err != nil {
-		return err
+		return s.state.failed(err)
 	}
 	if _, err := s.cl.seed(mi, l); err != nil {
 		return err
@@ -322,6 +356,7 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 	if err != nil {
 		return err
 	}
+	s.retries.reset(row.FileID)
 	s.watch.track(row.FileID, row.Path, lanseedd.StateReady, &l)
 	if ok {
 		log.Info("torrent ready", "infohash", res.InfoHash, "size", l.Total)
@@ -357,15 +392,14 @@ func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 			return l, nil, err
 		}
 	}
-	select {
-	case s.hashing <- struct{}{}:
-	case <-ctx.Done():
-		return Layout{}, nil, ctx.Err()
+	release, err := s.hashSlot(ctx, l.Total)
+	if err != nil {
+		return Layout{}, nil, err
 	}
 	start := time.Now()
 	info, err := Info(ctx, l, s.cfg.PieceLength, s.cfg.HashWorkers)
 	s.hashed.add(l.Total, time.Since(start))
-	<-s.hashing
+	release()
 	if err != nil {
 		return Layout{}, nil, classifyStat(err)
 	}
@@ -497,8 +531,14 @@ func (s *Seeder) restore(ctx context.Context) error {
 			s.watch.track(row.FileID, row.Path, row.State, nil)
 			continue
 		case lanseedd.StateError:
-			if row.Fingerprint != (lanseedd.Fingerprint{}) {
+			switch {
+			case row.Fingerprint != (lanseedd.Fingerprint{}):
 				s.restoreEmpty(ctx, row)
+			case !permanent(s.cfg.ContentRoot, row.Path):
+				// What failed before the restart may have passed.
+				if err := s.cat.Requeue(ctx, row.FileID, "retrying after a restart"); err != nil {
+					return err
+				}
 			}
 			continue
 		case lanseedd.StateReady:

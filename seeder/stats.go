@@ -26,6 +26,9 @@ func (s *Seeder) Stats() lanseedd.SeederStats {
 		HashSeconds: time.Duration(s.hashed.nanos.Load()).Seconds(),
 	}
 	st.UploadRate, st.DownloadRate = s.Rates()
+	if err := s.state.Err(); err != nil {
+		st.StateDirError = err.Error()
+	}
 	for _, t := range s.cl.cl.Torrents() {
 		ts := t.Stats()
 		st.Torrents++

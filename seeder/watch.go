@@ -3,6 +3,7 @@ package seeder
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
@@ -57,6 +58,9 @@ type watchedRow struct {
 	// requeued: the row was sent back to pending; it is not looked at
 	// again until the seeder has worked on it.
 	requeued bool
+	// probe is what a row in error saw of its path (see probePath): it is
+	// tried again when that changes.
+	probe string
 }
 
 type watchKey struct {
@@ -91,8 +95,9 @@ func newWatcher(root string, debounce time.Duration, logger *slog.Logger, requeu
 
 // track records the outcome of the seeder's work on a row: the files of a
 // ready row (or an empty file) are watched for changes, a missing row's
-// nearest existing ancestor for the file to appear. Other states are not
-// watched: only an edit of the row helps them.
+// nearest existing ancestor for the file to appear, and the directory of a
+// row in error for a change that may cure it. Rows whose error only an
+// edit of the row cures are not tracked (forget).
 func (w *watcher) track(fileID int64, path string, state lanseedd.State, l *Layout) {
 	r := &watchedRow{fileID: fileID, path: path, state: state}
 	switch {
@@ -107,9 +112,12 @@ func (w *watcher) track(fileID int64, path string, state lanseedd.State, l *Layo
 				return nil
 			})
 		}
-	case state == lanseedd.StateMissing:
+	case state == lanseedd.StateMissing || state == lanseedd.StateError:
 		if a := w.ancestor(path); a != "" {
 			r.watched = append(r.watched, watchKey{path: a})
+		}
+		if state == lanseedd.StateError {
+			r.probe = w.probePath(path)
 		}
 	default:
 		w.forget(fileID)
@@ -368,6 +376,12 @@ const requeueRetry = 2 * time.Second
 
 // check says why row r must be redone, or "" if nothing changed.
 func (w *watcher) check(r watchedRow) string {
+	if r.state == lanseedd.StateError && r.abs == "" {
+		if w.probePath(r.path) == r.probe {
+			return ""
+		}
+		return "file or directory changed; retrying"
+	}
 	abs, err := Resolve(w.root, r.path)
 	if r.state == lanseedd.StateMissing {
 		if err != nil {
@@ -389,4 +403,19 @@ func (w *watcher) check(r watchedRow) string {
 		return "file changed on disk"
 	}
 	return ""
+}
+
+// probePath sums up what the disk says of catalog path rel: where it
+// resolves to, or why not, and the resolved file's identity, mode and
+// change time, which a chmod, a rename or a link replaced all move.
+func (w *watcher) probePath(rel string) string {
+	abs, err := Resolve(w.root, rel)
+	if err != nil {
+		return err.Error()
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(abs, &st); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprint(abs, st.Dev, st.Ino, st.Mode, st.Size, st.Ctim.Sec, st.Ctim.Nsec)
 }

@@ -14,7 +14,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
-	return nil
+	return s.checkFile()
 }
 
 // Counts returns how many rows are in each state.

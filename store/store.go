@@ -24,13 +24,15 @@ import (
 
 // Store is an open catalog database.
 type Store struct {
-	cfg     Config
-	d       dialect
-	t       target
-	db      *sql.DB
-	names   migrations.Names
-	log     *slog.Logger
-	path    string // SQLite file
+	cfg   Config
+	d     dialect
+	t     target
+	db    *sql.DB
+	names migrations.Names
+	log   *slog.Logger
+	path  string // SQLite file
+	// opened identifies the SQLite file opened, to notice its replacement.
+	opened  fileIdentity
 	created bool
 	// owner names this process in the claims it takes on rows.
 	owner string
@@ -105,6 +107,10 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, create bool) (*S
 			return nil, fmt.Errorf("create catalog table in %s: %w", s.path, err)
 		}
 		logger.Info("created catalog", "path", s.path, "table", cfg.Table)
+	}
+	if s.d.name == "sqlite" {
+		// A failure leaves opened zero, and the check off.
+		s.opened, _ = identityOf(s.path)
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -20,6 +21,9 @@ const (
 	checkTimeout = 5 * time.Second
 	// backoffMax caps the wait between reconnection attempts.
 	backoffMax = 5 * time.Second
+	// fileCheckEvery is how often the SQLite catalog's path is compared
+	// with the file open (one stat).
+	fileCheckEvery = time.Second
 )
 
 // Watch calls wake whenever the catalog may have changed, and runs the full
@@ -28,18 +32,48 @@ const (
 // SQLite are polled every PollInterval. When the database goes away, Watch
 // logs it once, reconnects with backoff and wakes the caller once it is back.
 // It returns nil when ctx is done. Wake-ups carry no data: the caller reads
-// Work.
+// Work. An SQLite catalog file deleted or replaced under it ends Watch with
+// ErrCatalogReplaced: reopening would silently lose the claims and rows of
+// the old file, so the daemon stops and its supervisor starts it afresh.
 func (s *Store) Watch(ctx context.Context, wake func()) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	reconnected := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.maintain(ctx, wake, reconnected) })
+	if s.d.name == "sqlite" {
+		wg.Go(func() { s.watchFile(ctx, cancel) })
+	}
 	if s.d.name == "postgres" {
 		s.listen(ctx, wake, reconnected)
 	} else {
 		s.poll(ctx, wake, reconnected)
 	}
 	wg.Wait()
+	if err := context.Cause(ctx); errors.Is(err, ErrCatalogReplaced) {
+		return err
+	}
 	return nil
+}
+
+// watchFile compares the SQLite catalog's path with the file open until
+// ctx is done, and cancels with ErrCatalogReplaced when they differ.
+func (s *Store) watchFile(ctx context.Context, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(fileCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.checkFile(); err != nil {
+			s.log.Error("catalog file replaced; stopping", "err", err,
+				"hint", "restart lanseedd to open the catalog file now at this path")
+			cancel(err)
+			return
+		}
+	}
 }
 
 // maintain runs the periodic full comparison and renews this daemon's

@@ -251,13 +251,17 @@ func (a *Admin) apiFile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, a.withSwarm(describe(a.cfg.BaseURL, a.seeder, row)))
 }
 
-// ready answers 200 when the catalog answers; the client is up as long as
-// the process is.
+// ready answers 200 when the catalog answers and the seeder can make
+// torrents; the client is up as long as the process is.
 func (a *Admin) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := a.cat.Ping(ctx); err != nil {
 		http.Error(w, "catalog unreachable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if err := a.seeder.Problem(); err != nil {
+		http.Error(w, "seeder: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	w.Write([]byte("ready\n"))

@@ -115,6 +115,7 @@ func (s fakeSeeder) ContentRoot() string { return s.root }
 func (s fakeSeeder) Stats() lanseedd.SeederStats {
 	return lanseedd.SeederStats{Torrents: 1, UploadRate: 1 << 20}
 }
+func (fakeSeeder) Problem() error { return nil }
 func (fakeSeeder) TorrentStats([20]byte) (lanseedd.TorrentStats, bool) {
 	return lanseedd.TorrentStats{}, false
 }
@@ -346,7 +347,7 @@ func TestMetricNames(t *testing.T) {
 		"lanseedd_build_info", "lanseedd_config_last_reload_successful", "lanseedd_config_last_reload_success_timestamp_seconds",
 		"lanseedd_catalog_up", "lanseedd_catalog_rows", "lanseedd_seeder_reconcile_lag_seconds",
 		"lanseedd_seeder_torrents", "lanseedd_seeder_peers", "lanseedd_seeder_uploaded_bytes_total",
-		"lanseedd_seeder_hashed_bytes_total", "lanseedd_seeder_hash_seconds_total",
+		"lanseedd_seeder_hashed_bytes_total", "lanseedd_seeder_hash_seconds_total", "lanseedd_seeder_state_dir_ok",
 		"lanseedd_tracker_swarms", "lanseedd_tracker_peers", "lanseedd_tracker_announces_total", "lanseedd_tracker_scrapes_total",
 		"lanseedd_tracker_udp_connects_total", "lanseedd_tracker_errors_total", "lanseedd_tracker_refused_total",
 		"lanseedd_tracker_completions_total", "lanseedd_web_seed_requests_total", "lanseedd_web_seed_sent_bytes_total",

@@ -42,6 +42,8 @@ var (
 	descUploaded    = prometheus.NewDesc("lanseedd_seeder_uploaded_bytes_total", "Bytes of content uploaded by the seeder.", nil, nil)
 	descHashedBytes = prometheus.NewDesc("lanseedd_seeder_hashed_bytes_total", "Bytes of content hashed.", nil, nil)
 	descHashSeconds = prometheus.NewDesc("lanseedd_seeder_hash_seconds_total", "Time spent hashing.", nil, nil)
+	descStateDirOK  = prometheus.NewDesc("lanseedd_seeder_state_dir_ok",
+		"1 if .torrent files can be written to the state directory; 0 while they cannot (full, read-only), and no new torrents are made.", nil, nil)
 
 	descSwarms        = prometheus.NewDesc("lanseedd_tracker_swarms", "Swarms held by the tracker.", nil, nil)
 	descPeers         = prometheus.NewDesc("lanseedd_tracker_peers", "Peers held by the tracker, by kind (seeder, leecher).", []string{"kind"}, nil)
@@ -88,7 +90,7 @@ func readBuildInfo(version string) buildInfo {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReloadOK, descReloadAt, descCatalogUp, descRows,
-		descLag, descTorrents, descSeederPeers, descUploaded, descHashedBytes, descHashSeconds,
+		descLag, descTorrents, descSeederPeers, descUploaded, descHashedBytes, descHashSeconds, descStateDirOK,
 		descSwarms, descPeers, descAnnounces, descScrapes, descConnects, descTrackerErrors, descRefused, descCompletions,
 		descWebSeedReqs, descWebSeedBytes} {
 		ch <- d
@@ -128,6 +130,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descUploaded, float64(sd.UploadedBytes))
 	counter(descHashedBytes, float64(sd.HashedBytes))
 	counter(descHashSeconds, sd.HashSeconds)
+	stateDirOK := 1.0
+	if sd.StateDirError != "" {
+		stateDirOK = 0
+	}
+	gauge(descStateDirOK, stateDirOK)
 
 	gauge(descSwarms, float64(tr.Swarms))
 	gauge(descPeers, float64(tr.Seeders), "seeder")

@@ -32,6 +32,9 @@ type Seeder interface {
 	Stats() lanseedd.SeederStats
 	// TorrentStats are one torrent's figures; ok is false if it is not seeded.
 	TorrentStats(infohash [20]byte) (s lanseedd.TorrentStats, ok bool)
+	// Problem says why the seeder cannot make new torrents (its state
+	// directory cannot be written), nil when it can.
+	Problem() error
 }
 
 // Tracker reports swarm figures.

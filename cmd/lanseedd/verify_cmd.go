@@ -24,7 +24,7 @@ func verifyCommand() *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "verify [flags] [ID…]",
-		Short: "re-hash ready rows (all, or the IDs given); rows that changed go back to pending",
+		Short: "re-hash ready rows (all, or the IDs given); rows that changed, and rows in error given by ID, go back to pending",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, a := range args {
@@ -78,6 +78,17 @@ func runVerify(ctx context.Context, cfg Config, ids []string, workers int, dryRu
 	var hashed int64
 	changed := 0
 	for _, row := range rows {
+		if row.State == lanseedd.StateError && len(ids) > 0 {
+			// Asked for by id: an admin who fixed the cause wants it tried
+			// now, not at its next retry.
+			fmt.Fprintf(stdout, "%d\tretried (error)\t%s\n", row.FileID, row.Path)
+			if !dryRun {
+				if err := st.Requeue(ctx, row.FileID, "lanseedd verify: retrying"); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if row.State != lanseedd.StateReady {
 			fmt.Fprintf(stdout, "%d\tskipped (%s)\t%s\n", row.FileID, row.State, row.Path)
 			continue
