@@ -51,6 +51,10 @@ func Create(ctx context.Context, path string, o CreateOptions) (*metainfo.MetaIn
 	if err != nil {
 		return nil, err
 	}
+	if l.Total == 0 {
+		// As the daemon refuses such a row: clients reject the result.
+		return nil, fmt.Errorf("%w: %s", ErrEmpty, abs)
+	}
 	pl := o.PieceLength
 	if pl == 0 {
 		pl = PieceLength(l.Total)
@@ -78,7 +82,10 @@ func Create(ctx context.Context, path string, o CreateOptions) (*metainfo.MetaIn
 	if err != nil {
 		return nil, err
 	}
-	mi := &metainfo.MetaInfo{InfoBytes: ib, CreatedBy: "lanseedd", Comment: o.Comment, UrlList: o.WebSeeds}
+	mi := &metainfo.MetaInfo{InfoBytes: ib, CreatedBy: "lanseedd", Comment: o.Comment}
+	if len(o.WebSeeds) > 0 {
+		mi.UrlList = o.WebSeeds // never an empty url-list key
+	}
 	if !o.CreationDate.IsZero() {
 		mi.CreationDate = o.CreationDate.Unix()
 	}

@@ -3,6 +3,7 @@ package seeder
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +53,6 @@ func TestCreateMatchesMktorrent(t *testing.T) {
 		{"film.bin", 18, false, ""},
 		{"film.bin", 20, true, ""},
 		{"film.bin", 16, false, "lan"},
-		{"empty.bin", 18, false, ""},
 		{"Альбом 2024", 15, false, ""},
 		{"Альбом 2024", 16, true, ""},
 	} {
@@ -130,5 +130,22 @@ func TestAnnounceTiers(t *testing.T) {
 	got := AnnounceTiers([]string{"http://a/announce,udp://a:6969", "", "http://b/announce"})
 	if len(got) != 2 || len(got[0]) != 2 || got[1][0] != "http://b/announce" {
 		t.Errorf("tiers %q", got)
+	}
+}
+
+// TestCreateRefusesEmpty: an empty file or a directory of nothing but
+// empty files is refused with the daemon's own message, as clients reject
+// the torrent.
+func TestCreateRefusesEmpty(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.bin")
+	os.WriteFile(empty, nil, 0o644)
+	emptyDir := filepath.Join(dir, "d")
+	os.Mkdir(emptyDir, 0o755)
+	os.WriteFile(filepath.Join(emptyDir, "a"), nil, 0o644)
+	for _, p := range []string{empty, emptyDir} {
+		if _, err := Create(context.Background(), p, CreateOptions{}); !errors.Is(err, ErrEmpty) {
+			t.Errorf("Create(%s): %v, want ErrEmpty", p, err)
+		}
 	}
 }

@@ -48,9 +48,11 @@ type Seeder struct {
 	cat      Catalog
 	announce [][]string // tiers
 	webSeeds WebSeeds
-	log      *slog.Logger
-	cl       *client
-	torrents string // directory of .torrent files
+	// magnetSeeds, if set, are the web seeds of the stored magnets.
+	magnetSeeds WebSeeds
+	log         *slog.Logger
+	cl          *client
+	torrents    string // directory of .torrent files
 
 	wake      chan struct{}
 	announced atomic.Pointer[func(context.Context, [20]byte) bool]
@@ -351,7 +353,7 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		cancel()
 	}
 	res.State, res.InfoHash, res.Name, res.Size, res.Fingerprint = lanseedd.StateReady, ih.HexString(), l.Name, l.Total, l.Fingerprint
-	res.Magnet = Magnet(mi, l.Name, l.Total)
+	res.Magnet = s.magnet(row, mi, l)
 	ok, err := s.cat.Finish(ctx, res)
 	if err != nil {
 		return err
@@ -422,6 +424,21 @@ func classifyStat(err error) error {
 		return fmt.Errorf("%w: not readable: %v", ErrBadPath, err)
 	}
 	return err
+}
+
+// SetMagnetWebSeeds sets the web seeds the stored magnet of a row lists,
+// when they differ from its .torrent's (the daemon's own web seed stands in
+// only while the seeder does not seed). Set it before Run.
+func (s *Seeder) SetMagnetWebSeeds(f WebSeeds) { s.magnetSeeds = f }
+
+// magnet is the magnet link recorded for a row seeded as mi.
+func (s *Seeder) magnet(row lanseedd.Row, mi *metainfo.MetaInfo, l Layout) string {
+	if s.magnetSeeds != nil {
+		c := *mi
+		c.UrlList = s.magnetSeeds(row)
+		mi = &c
+	}
+	return Magnet(mi, l.Name, l.Total)
 }
 
 func (s *Seeder) webSeedsOf(row lanseedd.Row) []string {

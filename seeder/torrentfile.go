@@ -15,7 +15,10 @@ import (
 // trackers (BEP 12: a client announces to one URL of each tier, trying them
 // in turn) with web seeds webSeeds.
 func MetaInfo(infoBytes []byte, tiers [][]string, webSeeds []string) *metainfo.MetaInfo {
-	mi := &metainfo.MetaInfo{InfoBytes: infoBytes, CreatedBy: "lanseedd", UrlList: webSeeds}
+	mi := &metainfo.MetaInfo{InfoBytes: infoBytes, CreatedBy: "lanseedd"}
+	if len(webSeeds) > 0 {
+		mi.UrlList = webSeeds // never an empty url-list key
+	}
 	if len(tiers) > 0 && len(tiers[0]) > 0 {
 		mi.Announce = tiers[0][0]
 		mi.AnnounceList = tiers

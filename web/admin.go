@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-//go:embed status.html
+//go:embed status.html index.html
 var templates embed.FS
 
 var statusPage = template.Must(template.New("status.html").Funcs(template.FuncMap{
@@ -228,7 +228,7 @@ func (a *Admin) apiFiles(w http.ResponseWriter, r *http.Request) {
 		Files   []File `json:"files"`
 	}{Total: total, Page: page, PerPage: q.Limit, Files: []File{}}
 	for _, row := range rows {
-		out.Files = append(out.Files, a.withSwarm(describe(a.cfg.BaseURL, a.seeder, row)))
+		out.Files = append(out.Files, a.withSwarm(describe(a.cfg, a.seeder, row)))
 	}
 	writeJSON(w, out)
 }
@@ -248,7 +248,7 @@ func (a *Admin) apiFile(w http.ResponseWriter, r *http.Request) {
 		a.catalogDown(w, r, err)
 		return
 	}
-	writeJSON(w, a.withSwarm(describe(a.cfg.BaseURL, a.seeder, row)))
+	writeJSON(w, a.withSwarm(describe(a.cfg, a.seeder, row)))
 }
 
 // ready answers 200 when the catalog answers and the seeder can make
@@ -311,14 +311,14 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 			States: []lanseedd.State{lanseedd.StateError, lanseedd.StateMissing}, Newest: true, Limit: 20,
 		})
 		for _, row := range rows {
-			v.Attention = append(v.Attention, statusRow{File: describe(a.cfg.BaseURL, a.seeder, row), Age: formatAge(now, row.UpdatedAt)})
+			v.Attention = append(v.Attention, statusRow{File: describe(a.cfg, a.seeder, row), Age: formatAge(now, row.UpdatedAt)})
 		}
 	}
 	if err == nil {
 		var rows []lanseedd.Row
 		rows, v.Total, err = a.cat.Page(ctx, q)
 		for _, row := range rows {
-			v.Files = append(v.Files, statusRow{File: a.withSwarm(describe(a.cfg.BaseURL, a.seeder, row)), Age: formatAge(now, row.UpdatedAt)})
+			v.Files = append(v.Files, statusRow{File: a.withSwarm(describe(a.cfg, a.seeder, row)), Age: formatAge(now, row.UpdatedAt)})
 		}
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,8 +33,10 @@ type File struct {
 	Uploaded  *int64 `json:"uploaded_bytes,omitempty"` // by the seeder
 }
 
-// describe builds a row's JSON view; ready rows get their links.
-func describe(base string, s Seeder, row lanseedd.Row) File {
+// describe builds a row's JSON view; ready rows get their links. The
+// magnet lists our web seed exactly when the .torrent served now does.
+func describe(cfg Config, s Seeder, row lanseedd.Row) File {
+	base := cfg.BaseURL
 	f := File{
 		ID: row.FileID, Path: row.Path, Name: row.Name, State: string(row.State),
 		Size: row.Size, Error: row.Error, UpdatedAt: row.UpdatedAt,
@@ -53,7 +56,37 @@ func describe(base string, s Seeder, row lanseedd.Row) File {
 			f.Magnet = seeder.Magnet(mi, f.Name, row.Size)
 		}
 	}
+	ours := WebSeedURL(base, row.FileID)
+	if hideWebSeed(cfg, s, row) {
+		f.Magnet = withoutWebSeed(f.Magnet, ours)
+	} else {
+		f.Magnet = withWebSeed(f.Magnet, ours)
+	}
 	return f
+}
+
+// withoutWebSeed returns magnet without the web seed ws.
+func withoutWebSeed(magnet, ws string) string {
+	m, err := metainfo.ParseMagnetUri(magnet)
+	if err != nil || !slices.Contains(m.Params["ws"], ws) {
+		return magnet
+	}
+	m.Params["ws"] = slices.DeleteFunc(m.Params["ws"], func(u string) bool { return u == ws })
+	if len(m.Params["ws"]) == 0 {
+		delete(m.Params, "ws")
+	}
+	return m.String()
+}
+
+// withWebSeed returns magnet with the web seed ws first among its web
+// seeds, as in the .torrent.
+func withWebSeed(magnet, ws string) string {
+	m, err := metainfo.ParseMagnetUri(magnet)
+	if err != nil || slices.Contains(m.Params["ws"], ws) {
+		return magnet
+	}
+	m.Params["ws"] = append([]string{ws}, m.Params["ws"]...)
+	return m.String()
 }
 
 // apiFile serves GET /api/files/{id}: the row of a decimal id or an
@@ -63,7 +96,7 @@ func (p *Public) apiFile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := describe(p.cfg.BaseURL, p.seeder, row)
+	f := describe(p.cfg, p.seeder, row)
 	f.Error = redactPaths(f.Error, p.seeder.ContentRoot())
 	writeJSON(w, f)
 }

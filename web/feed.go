@@ -59,7 +59,7 @@ func (p *Public) feed(w http.ResponseWriter, r *http.Request) {
 	}
 	doc := rss{Version: "2.0", Channel: rssChannel{
 		Title:       "lanseedd: new files",
-		Link:        p.cfg.BaseURL + "/feed.rss",
+		Link:        p.cfg.BaseURL + "/",
 		Description: "The newest files shared over BitTorrent on this server",
 		TTL:         5,
 	}}
@@ -68,12 +68,18 @@ func (p *Public) feed(w http.ResponseWriter, r *http.Request) {
 			doc.Channel.LastBuild = row.UpdatedAt.Format(time.RFC1123Z)
 		}
 		link := p.cfg.BaseURL + "/t/" + strconv.FormatInt(row.FileID, 10) + ".torrent"
+		// The length of what the enclosure's URL serves now, which is not
+		// the stored file's while our web seed is left out.
+		body, _, _, err := p.servedTorrent(row)
+		if err != nil {
+			continue // being redone; the next fetch of the feed lists it
+		}
 		doc.Channel.Items = append(doc.Channel.Items, rssItem{
 			Title:     row.Name,
 			Link:      link,
 			GUID:      rssGUID{Value: "urn:btih:" + row.InfoHash},
 			PubDate:   row.UpdatedAt.Format(time.RFC1123Z),
-			Enclosure: rssEnclosure{URL: link, Length: torrentSize(p.seeder.TorrentFile(row.FileID)), Type: "application/x-bittorrent"},
+			Enclosure: rssEnclosure{URL: link, Length: int64(len(body)), Type: "application/x-bittorrent"},
 			Desc:      row.Path + " (" + FormatBytes(row.Size) + ")",
 		})
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -35,13 +34,4 @@ func formatAge(now, t time.Time) string {
 		return fmt.Sprintf("%dh ago", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
-}
-
-// torrentSize is the size of a .torrent file, 0 if it cannot be read.
-func torrentSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
 }

@@ -86,6 +86,7 @@ func NewPublic(cfg Config, cat Catalog, seeder Seeder, logger *slog.Logger) *Pub
 	p.mux.HandleFunc("GET /t/{name}", p.torrent)
 	p.mux.HandleFunc("GET /api/files/{id}", p.apiFile)
 	p.mux.HandleFunc("GET /feed.rss", p.feed)
+	p.mux.HandleFunc("GET /{$}", p.index)
 	p.mux.HandleFunc("GET "+WebSeedPrefix+"{id}/{path...}", p.webSeed)
 	p.mux.HandleFunc(apiPrefix, apiUnknown)
 	p.handler, p.requests = instrument("public", p.mux)
@@ -158,60 +159,71 @@ func (p *Public) torrent(w http.ResponseWriter, r *http.Request) {
 	if !ok || p.refuseUnready(w, r, row) {
 		return
 	}
-	f, err := os.Open(p.seeder.TorrentFile(row.FileID))
-	if err != nil {
+	body, modTime, etag, err := p.servedTorrent(row)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		// Ready in the table but not on disk yet: the row is being redone.
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "the torrent is being regenerated; try again in a few seconds", http.StatusServiceUnavailable)
 		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		http.Error(w, "the torrent is unavailable", http.StatusInternalServerError)
+	case err != nil:
+		p.log.Error("cannot read a torrent file", "file_id", row.FileID, "err", err)
+		http.Error(w, "the torrent is unreadable", http.StatusInternalServerError)
 		return
-	}
-	etag := row.InfoHash + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 36)
-	var body io.ReadSeeker = f
-	if p.hideWebSeed(row) {
-		// The same torrent without our web seed: another variant.
-		b, err := withoutURL(f, WebSeedURL(p.cfg.BaseURL, row.FileID))
-		if err != nil {
-			p.log.Error("cannot read a torrent file", "file_id", row.FileID, "err", err)
-			http.Error(w, "the torrent is unreadable", http.StatusInternalServerError)
-			return
-		}
-		body, etag = bytes.NewReader(b), etag+"-p"
 	}
 	w.Header().Set("Content-Type", "application/x-bittorrent")
 	w.Header().Set("Content-Disposition", ContentDisposition(row.Name+".torrent"))
 	w.Header().Set("ETag", `"`+etag+`"`)
 	// Revalidate every time: the web seed comes and goes with the seeder.
 	w.Header().Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, "", fi.ModTime().Truncate(time.Second), body)
+	http.ServeContent(w, r, "", modTime.Truncate(time.Second), bytes.NewReader(body))
 }
 
-// hideWebSeed reports whether the torrent served for row leaves out our
-// web seed: always when it is off, while the seeder seeds row when it
-// stands in.
-func (p *Public) hideWebSeed(row lanseedd.Row) bool {
-	switch p.cfg.WebSeedMode {
+// servedTorrent returns the .torrent of a ready row as /t/ serves it: the
+// stored file, or the same without our web seed (see hideWebSeed), with
+// its time and an ETag naming the variant. The feed's enclosure length is
+// its size.
+func (p *Public) servedTorrent(row lanseedd.Row) (body []byte, modTime time.Time, etag string, err error) {
+	f, err := os.Open(p.seeder.TorrentFile(row.FileID))
+	if err != nil {
+		return nil, modTime, "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, modTime, "", err
+	}
+	modTime, etag = fi.ModTime(), row.InfoHash+"-"+strconv.FormatInt(fi.ModTime().UnixNano(), 36)
+	if hideWebSeed(p.cfg, p.seeder, row) {
+		// The same torrent without our web seed: another variant.
+		body, err = withoutURL(f, WebSeedURL(p.cfg.BaseURL, row.FileID))
+		return body, modTime, etag + "-p", err
+	}
+	body, err = io.ReadAll(f)
+	return body, modTime, etag, err
+}
+
+// hideWebSeed reports whether the torrent served for row, and its magnet,
+// leave out our web seed: always when it is off, while the seeder seeds
+// row when it stands in.
+func hideWebSeed(cfg Config, s Seeder, row lanseedd.Row) bool {
+	switch cfg.WebSeedMode {
 	case WebSeedOff:
 		return true
 	case WebSeedAlways:
 		return false
 	default:
-		return p.seeding(row)
+		return seeding(s, row)
 	}
 }
 
 // seeding reports whether the seeder seeds row's torrent.
-func (p *Public) seeding(row lanseedd.Row) bool {
+func seeding(s Seeder, row lanseedd.Row) bool {
 	var ih [20]byte
 	if _, err := hex.Decode(ih[:], []byte(row.InfoHash)); err != nil {
 		return false
 	}
-	_, ok := p.seeder.TorrentStats(ih)
+	_, ok := s.TorrentStats(ih)
 	return ok
 }
 
@@ -223,6 +235,9 @@ func withoutURL(r io.Reader, url string) ([]byte, error) {
 		return nil, err
 	}
 	mi.UrlList = slices.DeleteFunc(mi.UrlList, func(u string) bool { return u == url })
+	if len(mi.UrlList) == 0 {
+		mi.UrlList = nil // no empty url-list key
+	}
 	var b bytes.Buffer
 	if err := mi.Write(&b); err != nil {
 		return nil, err

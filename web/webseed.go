@@ -85,7 +85,7 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 		return
 	case WebSeedAlways:
 	default: // WebSeedStandIn
-		if p.seeding(row) {
+		if seeding(p.seeder, row) {
 			p.ws.stoodDown.Add(1)
 			w.Header().Set("Retry-After", "300")
 			http.Error(w, "this torrent is served by its peers; the web seed stands in when the seeder is away",

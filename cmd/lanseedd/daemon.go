@@ -222,6 +222,13 @@ func (m *Main) Start(ctx context.Context) error {
 	if m.Seeder, err = seeder.New(cfg.seederConfig(), st, ep.announce, webSeeds, m.Log.With("component", "seeder")); err != nil {
 		return err
 	}
+	if cfg.HTTP.WebSeedMode != web.WebSeedAlways {
+		// The stored magnet goes with the .torrent served while the
+		// seeder seeds, which leaves our own web seed out.
+		m.Seeder.SetMagnetWebSeeds(func(row lanseedd.Row) []string {
+			return contentWebSeeds(*m.extraWebSeeds.Load(), row.Path)
+		})
+	}
 	if cfg.Tracker.CatalogOnly {
 		// Only torrents of the catalog are tracked: each is allowed before
 		// its first announce and taken off as it stops being seeded.

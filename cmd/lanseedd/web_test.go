@@ -112,8 +112,19 @@ func TestPublicEndpoints(t *testing.T) {
 		if err != nil {
 			t.Fatalf("magnet %q: %v", f.Magnet, err)
 		}
-		if m.InfoHash.HexString() != row.InfoHash || m.DisplayName != name || len(m.Trackers) == 0 || m.Params.Get("ws") == "" {
-			t.Errorf("magnet %q lacks infohash, dn, tr or ws", f.Magnet)
+		if m.InfoHash.HexString() != row.InfoHash || m.DisplayName != name || len(m.Trackers) == 0 {
+			t.Errorf("magnet %q lacks infohash, dn or tr", f.Magnet)
+		}
+		// One story per torrent: the magnet lists the web seeds of the
+		// .torrent served now, and the served .torrent has no empty
+		// url-list.
+		_, tb := getWith(t, base+"/t/"+itoa(id)+".torrent", nil)
+		served, err := metainfo.Load(bytes.NewReader(tb))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m.Params["ws"], served.UrlList) || bytes.Contains(tb, []byte("8:url-listle")) {
+			t.Errorf("magnet ws %q, served .torrent url-list %q (%q)", m.Params["ws"], served.UrlList, tb[:min(len(tb), 200)])
 		}
 		var stored string
 		if err := d.db.QueryRow("SELECT magnet FROM lanseedd_torrents WHERE file_id = ?", id).Scan(&stored); err != nil || stored != f.Magnet {
@@ -134,12 +145,14 @@ func TestPublicEndpoints(t *testing.T) {
 			t.Fatalf("%s %s", resp.Status, resp.Header.Get("Content-Type"))
 		}
 		var doc struct {
+			Link  string `xml:"channel>link"`
 			Items []struct {
 				Title     string `xml:"title"`
 				GUID      string `xml:"guid"`
 				Enclosure struct {
-					URL  string `xml:"url,attr"`
-					Type string `xml:"type,attr"`
+					URL    string `xml:"url,attr"`
+					Type   string `xml:"type,attr"`
+					Length int    `xml:"length,attr"`
 				} `xml:"enclosure"`
 			} `xml:"channel>item"`
 		}
@@ -157,10 +170,18 @@ func TestPublicEndpoints(t *testing.T) {
 					!strings.HasSuffix(it.Enclosure.URL, "/t/"+itoa(id)+".torrent") {
 					t.Errorf("item %+v", it)
 				}
+				// The enclosure's length is what its URL serves.
+				if _, tb := getWith(t, it.Enclosure.URL, nil); it.Enclosure.Length != len(tb) {
+					t.Errorf("enclosure length %d, the link serves %d bytes", it.Enclosure.Length, len(tb))
+				}
 			}
 		}
 		if !found {
 			t.Errorf("no item for %q", name)
+		}
+		if resp, page := getWith(t, doc.Link, nil); strings.HasSuffix(doc.Link, ".rss") || resp.StatusCode != 200 ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(page), name) {
+			t.Errorf("channel link %q: %s %s, want a page listing the files", doc.Link, resp.Status, resp.Header.Get("Content-Type"))
 		}
 		validateRSS(t, body)
 	})
@@ -262,6 +283,15 @@ func TestWebSeedAlone(t *testing.T) {
 	if !slices.Contains(onDisk.UrlList, ours) {
 		t.Fatalf("the stored torrent should keep our web seed for when it stands in: %q", onDisk.UrlList)
 	}
+	// The magnets tell the same story: the API's and the stored one leave
+	// our web seed out while the seeder seeds.
+	var f web.File
+	if _, body := getWith(t, d.HTTPURL()+"/api/files/"+itoa(id), nil); json.Unmarshal(body, &f) != nil || f.Magnet == "" || strings.Contains(f.Magnet, "ws=") {
+		t.Errorf("magnet while seeding: %q", f.Magnet)
+	}
+	if row.Magnet == "" || strings.Contains(row.Magnet, "ws=") {
+		t.Errorf("stored magnet: %q", row.Magnet)
+	}
 	ws := ours + url.PathEscape(name)
 	if resp, _ := getWith(t, ws, nil); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("web seed while seeding: %s, want 503 with Retry-After", resp.Status)
@@ -275,6 +305,9 @@ func TestWebSeedAlone(t *testing.T) {
 	resp, _ := getWith(t, link, map[string]string{"If-None-Match": seeded.Header.Get("ETag")})
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") == seeded.Header.Get("ETag") {
 		t.Errorf("revalidation after the seeder stopped: %s, ETag %s (was %s)", resp.Status, resp.Header.Get("ETag"), seeded.Header.Get("ETag"))
+	}
+	if _, body := getWith(t, d.HTTPURL()+"/api/files/"+itoa(id), nil); json.Unmarshal(body, &f) != nil || !strings.Contains(f.Magnet, "ws="+url.QueryEscape(ours)) {
+		t.Errorf("magnet with the seeder stopped does not list our web seed: %q", f.Magnet)
 	}
 	mi := d.fetchTorrent(t, id)
 	if !slices.Contains(mi.UrlList, ours) {
