@@ -272,7 +272,8 @@ func TestMagnetNotHTMLEscaped(t *testing.T) {
 	f := newFront(t)
 	for _, url := range []string{f.public.URL + "/api/files/1", f.public.URL + "/api/files/" + readyIH, f.adm.URL + "/api/files/1", f.adm.URL + "/api/files"} {
 		_, body := do(t, "GET", url)
-		if !bytes.Contains(body, []byte(readyMagnet)) || bytes.Contains(body, []byte(`\u0026`)) {
+		// The magnet may list our web seed (the fake seeder seeds nothing).
+		if !bytes.Contains(body, []byte(strings.TrimSuffix(readyMagnet, "&xl=5"))) || bytes.Contains(body, []byte(`\u0026`)) {
 			t.Errorf("%s: magnet escaped or missing:\n%s", url, body)
 		}
 	}
