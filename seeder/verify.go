@@ -37,7 +37,7 @@ func Verify(ctx context.Context, root, torrentFile string, row lanseedd.Row, wor
 	if err != nil {
 		return 0, err
 	}
-	l, err := Scan(abs)
+	l, err := ScanBeneath(root, abs)
 	if err != nil {
 		return 0, classifyStat(err)
 	}
