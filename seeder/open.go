@@ -160,6 +160,13 @@ func walkOpen(dfd int, rel string, flags int) (int, error) {
 	cur := dfd
 	for _, p := range parts[:len(parts)-1] {
 		next, err := unix.Openat(cur, p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		if err == unix.ENOTDIR {
+			// O_DIRECTORY answers a link with ENOTDIR: say it is a link.
+			var st unix.Stat_t
+			if unix.Fstatat(cur, p, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				err = unix.ELOOP
+			}
+		}
 		if cur != dfd {
 			unix.Close(cur)
 		}
