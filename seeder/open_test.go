@@ -353,3 +353,44 @@ func TestScanBeneathRefusesWindowsHazards(t *testing.T) {
 		t.Errorf("a colon and a question mark are published as they are: %v", err)
 	}
 }
+
+// TestVerifySwappedFile: `lanseedd verify` on a row whose file is now a
+// FIFO or a link out answers at once that the row must be redone.
+func TestVerifySwappedFile(t *testing.T) {
+	root, outside := openTree(t)
+	path := filepath.Join(root, "film.bin")
+	mi, err := Create(t.Context(), path, CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	torrent := filepath.Join(t.TempDir(), "1.torrent")
+	out, err := os.Create(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mi.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	row := lanseedd.Row{FileID: 1, Path: "film.bin", State: lanseedd.StateReady}
+	if _, err := Verify(t.Context(), root, torrent, row, 1); err != nil {
+		t.Fatalf("unchanged: %v", err)
+	}
+	for what, create := range map[string]func(string) error{
+		"FIFO":     func(p string) error { return syscall.Mkfifo(p, 0o644) },
+		"link out": func(p string) error { return os.Symlink(filepath.Join(outside, "secret.bin"), p) },
+	} {
+		os.Remove(path)
+		if err := create(path); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err := Verify(t.Context(), root, torrent, row, 1)
+		if !errors.Is(err, ErrMismatch) && !errors.Is(err, ErrBadPath) && !errors.Is(err, ErrOutsideRoot) {
+			t.Errorf("%s: %v, want the row redone", what, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: took %s", what, d)
+		}
+	}
+}

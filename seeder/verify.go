@@ -38,6 +38,9 @@ func Verify(ctx context.Context, root, torrentFile string, row lanseedd.Row, wor
 		return 0, err
 	}
 	l, err := ScanBeneath(root, abs)
+	if errors.Is(err, ErrChanged) {
+		return 0, fmt.Errorf("%w: %w", ErrMismatch, err)
+	}
 	if err != nil {
 		return 0, classifyStat(err)
 	}
