@@ -1,8 +1,11 @@
 package seeder
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"path/filepath"
 	"time"
 
 	"github.com/lanseedd/lanseedd/publish"
@@ -109,6 +112,9 @@ func (c Config) Validate() error {
 	case c.DownloadRate < 0:
 		return fmt.Errorf("seeder.download_rate: must be >= 0 bytes/s (0: no limit), got %d", c.DownloadRate)
 	}
+	if err := c.checkApart(); err != nil {
+		return err
+	}
 	for _, a := range c.ExtraAnnounce {
 		if u, err := url.Parse(a); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "udp") {
 			return fmt.Errorf("seeder.extra_announce: want http://, https:// or udp:// tracker URLs, got %q", a)
@@ -119,4 +125,45 @@ func (c Config) Validate() error {
 
 func validPieceLength(n int64) bool {
 	return n >= MinPieceLength && n <= MaxPieceLength && n&(n-1) == 0
+}
+
+// checkApart refuses a state directory inside the content root, and a
+// content root inside the state directory: lanseedd writes its state and
+// must never write to content, nor publish its own files.
+func (c Config) checkApart() error {
+	content, err := realPath(c.ContentRoot)
+	if err != nil {
+		return fmt.Errorf("seeder.content_root: %w", err)
+	}
+	state, err := realPath(c.StateDir)
+	if err != nil {
+		return fmt.Errorf("seeder.state_dir: %w", err)
+	}
+	switch {
+	case within(content, state):
+		return fmt.Errorf("seeder.state_dir: %s is inside seeder.content_root %s; lanseedd writes there and must never write to content: keep them apart", c.StateDir, c.ContentRoot)
+	case within(state, content):
+		return fmt.Errorf("seeder.content_root: %s is inside seeder.state_dir %s: keep them apart", c.ContentRoot, c.StateDir)
+	}
+	return nil
+}
+
+// realPath is path made absolute with its links resolved, as far as it
+// exists: the state directory may not have been made yet.
+func realPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	rest := ""
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		real, err := filepath.EvalSymlinks(dir)
+		if err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) || dir == filepath.Dir(dir) {
+			return abs, nil // judged by name: lanseedd says what fails when it opens it
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+	}
 }

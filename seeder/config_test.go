@@ -1,6 +1,8 @@
 package seeder
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,5 +41,39 @@ func TestConfigValidate(t *testing.T) {
 	cfg.ExtraAnnounce = []string{"udp://tracker.lan:6969/announce"}
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("valid settings: %v", err)
+	}
+}
+
+// TestConfigKeepsStateAndContentApart: lanseedd writes its state directory,
+// so it may be neither inside the content root nor around it, also through
+// a link and before it exists.
+func TestConfigKeepsStateAndContentApart(t *testing.T) {
+	base := t.TempDir()
+	content := filepath.Join(base, "content")
+	if err := os.Mkdir(content, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(content, filepath.Join(base, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		content, state, key string
+	}{
+		{content, filepath.Join(content, "lanseedd-data"), "seeder.state_dir"},
+		{content, filepath.Join(base, "alias", "new", "state"), "seeder.state_dir"},
+		{content, content, "seeder.state_dir"},
+		{filepath.Join(base, "alias", "films"), base, "seeder.content_root"},
+		{content, filepath.Join(base, "state"), ""},
+		{content, filepath.Join(base, "content-state"), ""},
+	} {
+		cfg := DefaultConfig()
+		cfg.ContentRoot, cfg.StateDir = c.content, c.state
+		err := cfg.Validate()
+		switch {
+		case c.key == "" && err != nil:
+			t.Errorf("content %s, state %s: %v", c.content, c.state, err)
+		case c.key != "" && (err == nil || !strings.HasPrefix(err.Error(), c.key+":")):
+			t.Errorf("content %s, state %s: %v, want an error naming %s", c.content, c.state, err, c.key)
+		}
 	}
 }

@@ -28,8 +28,10 @@ func newFDCache(max int) *fdCache {
 	return &fdCache{max: max, m: make(map[string]*cachedFD)}
 }
 
-// get returns path opened read-only; the caller must put it back.
-func (c *fdCache) get(path string) (*cachedFD, error) {
+// get returns fl opened read-only (see openFile); the caller must put it
+// back.
+func (c *fdCache) get(fl *File) (*cachedFD, error) {
+	path := fl.Abs
 	c.mu.Lock()
 	if e, ok := c.m[path]; ok {
 		e.refs++
@@ -38,7 +40,7 @@ func (c *fdCache) get(path string) (*cachedFD, error) {
 		return e, nil
 	}
 	c.mu.Unlock()
-	f, err := openRead(path)
+	f, _, err := openFile(fl)
 	if err != nil {
 		return nil, err
 	}

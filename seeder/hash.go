@@ -160,14 +160,27 @@ func (r *spanReader) readAt(b []byte, off int64) error {
 // ErrShrank says a file is shorter than when it was scanned.
 var ErrShrank = errors.New("file is shorter than when it was scanned")
 
+// open opens fl unless it is the file already open. The file must still be
+// the one scanned (same inode and device, not shorter): a file swapped
+// since, for another file or a link to one, is never hashed in its place.
+// (One that grew is hashed up to its scanned length; the scan after
+// hashing sees the change.)
 func (r *spanReader) open(fl *File) (*os.File, error) {
 	if r.f != nil && r.cur == fl {
 		return r.f, nil
 	}
 	r.close()
-	f, err := openRead(fl.Abs)
+	f, fp, err := openFile(fl)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case fp.Inode != fl.Stat.Inode || fp.Device != fl.Stat.Device:
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w since it was scanned: another inode", fl.Abs, ErrChanged)
+	case fp.Size < fl.Stat.Size:
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", fl.Abs, ErrShrank)
 	}
 	if r.sequential {
 		// Advice only: a failure costs speed, not correctness.
@@ -182,15 +195,4 @@ func (r *spanReader) close() {
 		r.f.Close()
 		r.f = nil
 	}
-}
-
-// openRead opens a content file read-only without updating its access time
-// where the kernel lets us (O_NOATIME needs the file's owner or
-// CAP_FOWNER), so that serving leaves no trace on content at all.
-func openRead(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOATIME, 0)
-	if errors.Is(err, os.ErrPermission) {
-		f, err = os.Open(path)
-	}
-	return f, err
 }

@@ -23,6 +23,10 @@ type File struct {
 	// Stat is the file's fingerprint when it was scanned: the storage
 	// compares it with what the open file says before serving bytes.
 	Stat lanseedd.Fingerprint
+
+	// root is the content root Abs lies beneath, and which it is opened
+	// beneath (see openFile); "" for a file given to Create.
+	root string
 }
 
 // Layout is what a torrent covers on disk.
@@ -43,9 +47,44 @@ type Layout struct {
 // tree always gives the same torrent (and the same infohash as mktorrent);
 // symbolic links and special files inside a directory are left out.
 func Scan(abs string) (Layout, error) {
-	fi, err := os.Stat(abs)
+	return scan("", abs)
+}
+
+// ScanBeneath is Scan for a path Resolve returned inside content root
+// root: the layout's files are read beneath root, with no link followed
+// (see OpenBeneath), and names that would be a hazard on a client's disk
+// are refused (see checkName).
+func ScanBeneath(root, abs string) (Layout, error) {
+	l, err := scan(root, abs)
 	if err != nil {
 		return Layout{}, err
+	}
+	if err := checkName(l.Name); err != nil {
+		return Layout{}, fmt.Errorf("%w: torrent name %q %w", ErrBadPath, l.Name, err)
+	}
+	for _, f := range l.Files {
+		for _, p := range f.Path {
+			if err := checkName(p); err != nil {
+				return Layout{}, fmt.Errorf("%w: file %q %w", ErrBadPath, strings.Join(f.Path, "/"), err)
+			}
+		}
+	}
+	return l, nil
+}
+
+func scan(root, abs string) (Layout, error) {
+	stat := os.Stat
+	if root != "" {
+		// Resolve returned a path free of links: one there now was
+		// swapped in since, and is not followed.
+		stat = os.Lstat
+	}
+	fi, err := stat(abs)
+	if err != nil {
+		return Layout{}, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return Layout{}, fmt.Errorf("scan %s: %w: %w", abs, ErrChanged, ErrSymlink)
 	}
 	l := Layout{Abs: abs, Name: filepath.Base(abs)}
 	if !fi.IsDir() {
@@ -53,7 +92,7 @@ func Scan(abs string) (Layout, error) {
 			return Layout{}, fmt.Errorf("%w: %s is not a regular file", ErrBadPath, abs)
 		}
 		l.Fingerprint = fingerprint(fi)
-		l.Files = []File{{Abs: abs, Length: fi.Size(), Stat: l.Fingerprint}}
+		l.Files = []File{{Abs: abs, Length: fi.Size(), Stat: l.Fingerprint, root: root}}
 		l.Total = fi.Size()
 		return l, nil
 	}
@@ -72,7 +111,7 @@ func Scan(abs string) (Layout, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(abs, path)
-		l.Files = append(l.Files, File{Abs: path, Path: strings.Split(rel, string(filepath.Separator)), Length: info.Size(), Stat: fingerprint(info)})
+		l.Files = append(l.Files, File{Abs: path, Path: strings.Split(rel, string(filepath.Separator)), Length: info.Size(), Stat: fingerprint(info), root: root})
 		l.Fingerprint.Size += info.Size()
 		l.Fingerprint.MtimeNs = max(l.Fingerprint.MtimeNs, info.ModTime().UnixNano())
 		return nil
@@ -91,6 +130,27 @@ func Scan(abs string) (Layout, error) {
 		l.Total += l.Files[i].Length
 	}
 	return l, nil
+}
+
+// checkName says why a torrent or file name is refused, or returns nil.
+// A name goes into the .torrent as it is on disk, and a client joins it to
+// its download directory: a backslash is a path separator on Windows, so a
+// Linux file named `..\..\evil.bat` would be written two directories up by
+// a client that does not sanitise names, and control characters make names
+// that no one can read or type. Other characters Windows forbids (`:*?"<>|`)
+// are left as they are: they are common in titles, cannot move a file
+// elsewhere, and Windows clients (libtorrent, qBittorrent, Transmission)
+// replace them.
+func checkName(name string) error {
+	for _, r := range name {
+		switch {
+		case r == '\\':
+			return errors.New(`contains a backslash, a path separator on Windows clients; rename it`)
+		case r < 0x20 || r == 0x7f:
+			return errors.New("contains a control character; rename it")
+		}
+	}
+	return nil
 }
 
 func fingerprint(fi os.FileInfo) lanseedd.Fingerprint {

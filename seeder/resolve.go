@@ -19,9 +19,11 @@ var (
 )
 
 // Resolve maps a catalog path, relative to root, to the real absolute path
-// of an existing file or directory inside root. Symbolic links are followed,
-// but never out of root. root must be absolute and free of symbolic links
-// (see CleanRoot).
+// of an existing file or directory inside root (root itself is not a row).
+// Symbolic links are followed, but never out of root. root must be absolute
+// and free of symbolic links (see CleanRoot). Resolve only looks at names:
+// what it returns may be swapped before it is opened, so content is opened
+// with OpenBeneath (or ScanBeneath's layout), which follows no link.
 func Resolve(root, rel string) (string, error) {
 	switch {
 	case rel == "":
@@ -40,6 +42,9 @@ func Resolve(root, rel string) (string, error) {
 	if !within(root, abs) {
 		return "", fmt.Errorf("%w: %q is outside %s", ErrOutsideRoot, rel, root)
 	}
+	if abs == root {
+		return "", fmt.Errorf("%w: %q names the content root itself; a row names a file or directory inside it", ErrBadPath, rel)
+	}
 	real, err := filepath.EvalSymlinks(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -51,6 +56,9 @@ func Resolve(root, rel string) (string, error) {
 	}
 	if !within(root, real) {
 		return "", fmt.Errorf("%w: %q is a link to %s", ErrOutsideRoot, rel, real)
+	}
+	if real == root {
+		return "", fmt.Errorf("%w: %q is a link to the content root itself; a row names a file or directory inside it", ErrBadPath, rel)
 	}
 	return real, nil
 }

@@ -374,7 +374,10 @@ func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	if err != nil {
 		return Layout{}, nil, err
 	}
-	l, err := Scan(abs)
+	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
+	if errors.Is(err, ErrChanged) {
+		return Layout{}, nil, s.unsettled(row.FileID, lanseedd.Fingerprint{})
+	}
 	if err != nil {
 		return Layout{}, nil, classifyStat(err)
 	}
@@ -402,10 +405,16 @@ func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	info, err := Info(ctx, l, s.cfg.PieceLength, s.cfg.HashWorkers)
 	s.hashed.add(l.Total, time.Since(start))
 	release()
+	if errors.Is(err, ErrChanged) {
+		// A file was swapped between the scan and its open (for a link,
+		// a FIFO or another file): nothing of it was read; look again
+		// once it has settled.
+		return Layout{}, nil, s.unsettled(row.FileID, l.Fingerprint)
+	}
 	if err != nil {
 		return Layout{}, nil, classifyStat(err)
 	}
-	after, err := Scan(abs)
+	after, err := ScanBeneath(s.cfg.ContentRoot, abs)
 	if err != nil || after.Fingerprint != l.Fingerprint || len(after.Files) != len(l.Files) {
 		return Layout{}, nil, s.unsettled(row.FileID, after.Fingerprint)
 	}
@@ -595,7 +604,7 @@ func (s *Seeder) restoreEmpty(ctx context.Context, row lanseedd.Row) {
 	if err != nil {
 		return
 	}
-	l, err := Scan(abs)
+	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
 	if err != nil {
 		return
 	}
@@ -613,7 +622,7 @@ func (s *Seeder) restoreRow(row lanseedd.Row) error {
 	if err != nil {
 		return err
 	}
-	l, err := Scan(abs)
+	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
 	if err != nil {
 		return err
 	}

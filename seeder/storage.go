@@ -249,7 +249,7 @@ func (s *roStorage) stamp(t *roTorrent, off, length int64) ([]lanseedd.Fingerpri
 // is dropped and the path opened again.
 func (s *roStorage) open(fl *File) (*cachedFD, lanseedd.Fingerprint, error) {
 	for retry := true; ; retry = false {
-		e, err := s.fds.get(fl.Abs)
+		e, err := s.fds.get(fl)
 		if err != nil {
 			return nil, lanseedd.Fingerprint{}, err
 		}

@@ -37,7 +37,10 @@ func Verify(ctx context.Context, root, torrentFile string, row lanseedd.Row, wor
 	if err != nil {
 		return 0, err
 	}
-	l, err := Scan(abs)
+	l, err := ScanBeneath(root, abs)
+	if errors.Is(err, ErrChanged) {
+		return 0, fmt.Errorf("%w: %w", ErrMismatch, err)
+	}
 	if err != nil {
 		return 0, classifyStat(err)
 	}

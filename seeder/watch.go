@@ -395,7 +395,7 @@ func (w *watcher) check(r watchedRow) string {
 	case abs != r.abs:
 		return "path now names another file"
 	}
-	l, err := Scan(abs)
+	l, err := ScanBeneath(w.root, abs)
 	switch {
 	case err != nil:
 		return "file is gone"

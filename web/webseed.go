@@ -3,9 +3,8 @@ package web
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
-	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,28 +109,25 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	catalogPath := row.Path
-	if rel != "" {
-		catalogPath = path.Join(row.Path, rel)
-	}
-	abs, err := seeder.Resolve(p.seeder.ContentRoot(), catalogPath)
+	// Opened beneath the content root with no link followed, and checked
+	// against what was published: a name resolved and then opened again
+	// could be swapped in between for a link out of the root, or a FIFO
+	// that would hold the request (and an OS thread) forever.
+	f, err := seeder.OpenPublished(p.seeder.ContentRoot(), row, rel)
 	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	f, err := os.Open(abs)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, seeder.ErrMissing) || errors.Is(err, fs.ErrNotExist) {
 			http.NotFound(w, r)
-		} else {
-			http.Error(w, "the file cannot be read", http.StatusInternalServerError)
+			return
 		}
+		// Changed, swapped or unreadable: the watcher rehashes the row.
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "the file changed on the server and is being rehashed", http.StatusServiceUnavailable)
 		return
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		http.NotFound(w, r)
+	if err != nil {
+		http.Error(w, "the file cannot be read", http.StatusInternalServerError)
 		return
 	}
 	if fi.Size() != length {

@@ -88,6 +88,8 @@ func TestHelpAndExitCodes(t *testing.T) {
 		{[]string{"version", "x"}, 2, "unknown command"},
 		{[]string{"check-config", "-peer-port", "70000"}, 78, "seeder.peer_port: must be 0..65535, got 70000"},
 		{[]string{"check-config", "-log-level", "loud"}, 2, "want debug, info, warn or error"},
+		{[]string{"check-config", "-content", dir, "-state", filepath.Join(dir, "state")}, 78, "seeder.state_dir: "},
+		{[]string{"run", "-state", dir, "-content", filepath.Join(dir, "films")}, 78, "seeder.content_root: "},
 		{[]string{"run", "-catalog", "oracle://x"}, 78, "catalog.dsn:"},
 		{[]string{"files", "ls", "-catalog", "oracle://x"}, 78, "catalog.dsn:"},
 		{[]string{"tracker", "-max-numwant", "0"}, 78, "tracker.max_numwant"},
