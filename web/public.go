@@ -185,6 +185,17 @@ func (p *Public) torrent(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", `"`+etag+`"`)
 	// Revalidate every time: the web seed comes and goes with the seeder.
 	w.Header().Set("Cache-Control", "no-cache")
+	size, err := body.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = body.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		http.Error(w, "the torrent is unreadable", http.StatusInternalServerError)
+		return
+	}
+	if !boundRanges(w, r, size) {
+		return
+	}
 	http.ServeContent(w, r, "", fi.ModTime().Truncate(time.Second), body)
 }
 
