@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -169,11 +170,22 @@ func (a *Admin) catalogDown(w http.ResponseWriter, r *http.Request, err error) {
 	replyError(w, r, http.StatusServiceUnavailable, "the catalog is unavailable: "+err.Error())
 }
 
+// Bounds of the page parameters: a search longer than any path, or a page
+// past any catalog, is the client's mistake (400), not the database's
+// (SQLite refuses LIKE patterns over 50,000 bytes; an offset can overflow).
+const (
+	maxSearch = 4096
+	maxPage   = 1 << 20
+)
+
 // query reads the page parameters: state (repeatable or comma-separated),
 // q (path substring), page (from 1), per_page.
-func query(r *http.Request) (store.Query, int) {
+func query(r *http.Request) (store.Query, int, error) {
 	v := r.URL.Query()
 	q := store.Query{Search: strings.TrimSpace(v.Get("q")), Limit: 50}
+	if len(q.Search) > maxSearch {
+		return q, 1, fmt.Errorf("q: at most %d bytes, got %d", maxSearch, len(q.Search))
+	}
 	for _, s := range v["state"] {
 		for _, st := range strings.Split(s, ",") {
 			if st := lanseedd.State(strings.TrimSpace(st)); st.Valid() {
@@ -188,8 +200,11 @@ func query(r *http.Request) (store.Query, int) {
 	if n, err := strconv.Atoi(v.Get("page")); err == nil && n > 1 {
 		page = n
 	}
+	if page > maxPage {
+		return q, 1, fmt.Errorf("page: at most %d, got %d", maxPage, page)
+	}
 	q.Offset = (page - 1) * q.Limit
-	return q, page
+	return q, page, nil
 }
 
 // withSwarm adds tracker and seeder figures to a file's JSON view.
@@ -207,7 +222,11 @@ func (a *Admin) withSwarm(f File) File {
 
 // apiFiles serves GET /api/files: a page of rows with their figures.
 func (a *Admin) apiFiles(w http.ResponseWriter, r *http.Request) {
-	q, page := query(r)
+	q, page, err := query(r)
+	if err != nil {
+		replyError(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
 	rows, total, err := a.cat.Page(r.Context(), q)
 	if err != nil {
 		a.catalogDown(w, r, err)
@@ -282,7 +301,11 @@ type statusRow struct {
 func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := time.Now()
-	q, page := query(r)
+	q, page, err := query(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	v := statusView{
 		Query: q, Page: page,
 		States: []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError},
@@ -290,7 +313,6 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 	if len(q.States) == 1 {
 		v.Filter = string(q.States[0])
 	}
-	var err error
 	v.Stats, err = a.stats(ctx)
 	v.Uptime = time.Since(a.started).Round(time.Second).String()
 	if err == nil {

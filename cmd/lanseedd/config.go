@@ -54,6 +54,7 @@ type HTTPConfig struct {
 
 // AdminConfig is the admin listener's part.
 type AdminConfig struct {
+	web.AdminConfig `yaml:",inline"`
 	// Listen serves the status page, the JSON API and metrics.
 	Listen string `yaml:"listen"`
 }
@@ -110,6 +111,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.HTTP.Validate(); err != nil {
+		return err
+	}
+	if err := c.Admin.Validate(); err != nil {
 		return err
 	}
 	for i, ws := range c.HTTP.WebSeeds {

@@ -250,7 +250,7 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	m.Admin = web.NewAdmin(webCfg, st, m.Seeder, m.Tracker, pub, webLog)
 	m.adminSrv = &http.Server{
-		Handler:           m.Admin,
+		Handler:           web.AllowHosts(cfg.Admin.AdminConfig, cfg.Admin.Listen, m.Admin),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 

@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,5 +71,49 @@ func TestWebSeedRanges(t *testing.T) {
 	if resp, body := getWith(t, ws, map[string]string{"Range": "bytes=0-0,10-10,20-20"}); resp.StatusCode != http.StatusPartialContent ||
 		!strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") || len(body) > 1000 {
 		t.Errorf("three ranges: %s %s, %d bytes", resp.Status, resp.Header.Get("Content-Type"), len(body))
+	}
+}
+
+// TestAdminHost: the admin listener answers requests for its own names and
+// addresses and refuses others, as a DNS rebinding page would send.
+func TestAdminHost(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), func(c *Config) { c.Admin.AllowedHosts = []string{"Admin.LAN"} })
+	port := d.adminLn.Addr().(*net.TCPAddr).Port
+	host, _ := os.Hostname()
+	for h, want := range map[string]int{
+		"evil.example:" + strconv.Itoa(port): http.StatusForbidden,
+		"evil.example":                       http.StatusForbidden,
+		"localhost.evil.example":             http.StatusForbidden,
+		"10.255.255.1":                       http.StatusForbidden, // not one of ours
+		"127.0.0.1:" + strconv.Itoa(port):    http.StatusOK,
+		"localhost:1":                        http.StatusOK,
+		"LOCALHOST.":                         http.StatusOK,
+		"[::1]:8081":                         http.StatusOK,
+		"admin.lan:443":                      http.StatusOK,
+		host:                                 http.StatusOK,
+	} {
+		for _, path := range []string{"/", "/api/stats", "/metrics"} {
+			resp, body := getWith(t, d.AdminURL()+path, map[string]string{"Host": h})
+			if resp.StatusCode != want {
+				t.Errorf("Host %q, %s: %s, want %d\n%.200s", h, path, resp.Status, want, body)
+			}
+		}
+	}
+}
+
+// TestAdminSearchTooLong: a search longer than any path is the client's
+// error, not a catalog outage.
+func TestAdminSearchTooLong(t *testing.T) {
+	d := startDaemon(t, t.TempDir())
+	// SQLite checks a LIKE pattern's length only against a row.
+	d.exec(t, "INSERT INTO files(path) VALUES ('a.bin')")
+	long := strings.Repeat("a", 60000)
+	for _, u := range []string{"/api/files?q=" + long, "/?q=" + long, "/api/files?page=9223372036854775807"} {
+		if resp, body := getWith(t, d.AdminURL()+u, nil); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%.40s…: %s, want 400\n%.200s", u, resp.Status, body)
+		}
+	}
+	if resp, _ := getWith(t, d.AdminURL()+"/api/files?q=a", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("a short search: %s", resp.Status)
 	}
 }
