@@ -54,6 +54,7 @@ func NewAdmin(cfg Config, cat Catalog, seeder Seeder, tr Tracker, pub *Public, l
 	mux := http.NewServeMux()
 	var requests *prometheus.CounterVec
 	a.handler, requests = instrument("admin", mux)
+	a.handler = bounded(cfg.WriteTimeout, a.handler)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&collector{a: a, build: readBuildInfo(cfg.Version)}, requests, pub.requests)

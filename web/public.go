@@ -32,6 +32,20 @@ type Config struct {
 	WebSeedMode string `yaml:"web_seed_mode"`
 	// Version is shown on the status page.
 	Version string `yaml:"-"`
+
+	// ReadTimeout bounds reading a request, headers and body, on both
+	// listeners.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout is how long a response may go without progress: a
+	// client that stops reading is cut after it, a slow download that
+	// keeps moving is not.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a kept-alive connection with no request, on both
+	// listeners.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnsPerIP bounds the public listener's connections open at once
+	// from one address; 0 means no limit.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }
 
 // Modes of lanseedd's own web seed.
@@ -63,7 +77,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("http.web_seed_mode: want %s, %s or %s, got %q", WebSeedStandIn, WebSeedAlways, WebSeedOff, c.WebSeedMode)
 	}
-	return nil
+	return c.validateLimits()
 }
 
 // Public serves the LAN users and the catalog site.
@@ -89,6 +103,7 @@ func NewPublic(cfg Config, cat Catalog, seeder Seeder, logger *slog.Logger) *Pub
 	p.mux.HandleFunc("GET "+WebSeedPrefix+"{id}/{path...}", p.webSeed)
 	p.mux.HandleFunc(apiPrefix, apiUnknown)
 	p.handler, p.requests = instrument("public", p.mux)
+	p.handler = bounded(cfg.WriteTimeout, p.handler)
 	return p
 }
 

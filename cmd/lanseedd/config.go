@@ -93,7 +93,7 @@ func DefaultConfig() Config {
 		Catalog: CatalogConfig{Config: store.DefaultConfig()},
 		Seeder:  seeder.DefaultConfig(),
 		Tracker: TrackerConfig{Config: tracker.DefaultConfig(), Listen: ":6969"},
-		HTTP:    HTTPConfig{Config: web.Config{FeedItems: 50, WebSeedMode: web.WebSeedStandIn}, Listen: ":8080"},
+		HTTP:    HTTPConfig{Config: web.DefaultConfig(), Listen: ":8080"},
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081"},
 		Log:     LogConfig{Format: "text"},
 	}

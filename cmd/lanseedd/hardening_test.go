@@ -1,13 +1,20 @@
 package main
 
 import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/web"
@@ -115,5 +122,203 @@ func TestAdminSearchTooLong(t *testing.T) {
 	}
 	if resp, _ := getWith(t, d.AdminURL()+"/api/files?q=a", nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("a short search: %s", resp.Status)
+	}
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}
+
+// closedByServer reports whether the server closes c within d, reading and
+// dropping whatever it still sends.
+func closedByServer(c net.Conn, d time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+func hostPort(u string) string { return strings.TrimPrefix(u, "http://") }
+
+// TestSlowBody: a client sending its request body a byte at a time is cut
+// after http.read_timeout, on both listeners.
+func TestSlowBody(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), func(c *Config) { c.HTTP.ReadTimeout = time.Second })
+	for _, target := range []struct{ addr, path string }{
+		{hostPort(d.HTTPURL()), "/feed.rss"}, {hostPort(d.AdminURL()), "/healthz"},
+	} {
+		const n = 20
+		conns := make([]net.Conn, n)
+		for i := range conns {
+			c, err := net.Dial("tcp", target.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n", target.path)
+			conns[i] = c
+			go func() {
+				// One byte every 100 ms, for longer than the test waits.
+				for range 100 {
+					if _, err := c.Write([]byte("x")); err != nil {
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}()
+		}
+		start := time.Now()
+		for i, c := range conns {
+			if !closedByServer(c, 5*time.Second-time.Since(start)) {
+				t.Errorf("%s%s: slow-body connection %d still open after %s", target.addr, target.path, i, time.Since(start).Round(time.Millisecond))
+			}
+		}
+	}
+}
+
+// TestNonReadingWebSeed: clients that request a large file from the web seed
+// and read nothing are cut after http.write_timeout, and their descriptors
+// (socket and file) closed; a slow client that keeps reading is not cut.
+func TestNonReadingWebSeed(t *testing.T) {
+	_, ws, _ := readyWebSeed(t, 16<<20, func(c *Config) { c.HTTP.WriteTimeout = time.Second })
+	u, _ := url.Parse(ws)
+
+	// The slow reader takes 256 KiB every 300 ms, for 4 s.
+	slowDone := make(chan error, 1)
+	go func() {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			slowDone <- err
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", u.RequestURI(), u.Host)
+		var got int64
+		for start := time.Now(); time.Since(start) < 4*time.Second; time.Sleep(300 * time.Millisecond) {
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			n, err := io.CopyN(io.Discard, c, 256<<10)
+			got += n
+			if err != nil {
+				slowDone <- fmt.Errorf("slow reader cut after %d bytes: %w", got, err)
+				return
+			}
+		}
+		slowDone <- nil
+	}()
+
+	before := openFDs(t)
+	const n = 30
+	for range n {
+		c, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(u.Host)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadBuffer(4 << 10)
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", u.RequestURI(), u.Host)
+	}
+	time.Sleep(500 * time.Millisecond)
+	t.Logf("descriptors: %d before, %d with %d clients not reading", before, openFDs(t), n)
+	// Each client holds its own socket; the daemon's socket and file for it
+	// must be gone.
+	deadline := time.Now().Add(5 * time.Second)
+	for openFDs(t) > before+n+5 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := openFDs(t); got > before+n+5 {
+		t.Errorf("%d descriptors open 5 s after %d clients stopped reading (%d before): the daemon keeps theirs", got, n, before)
+	}
+	if err := <-slowDone; err != nil {
+		t.Error(err)
+	}
+}
+
+// TestConnsPerIP: the public listener keeps at most http.max_conns_per_ip
+// connections from one address, and gives a place back when one closes.
+func TestConnsPerIP(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), func(c *Config) { c.HTTP.MaxConnsPerIP = 5 })
+	addr := hostPort(d.HTTPURL())
+	var conns []net.Conn
+	for range 8 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+		time.Sleep(20 * time.Millisecond) // accepted in this order
+	}
+	served := 0
+	for _, c := range conns {
+		if serves(c, "/feed.rss") {
+			served++
+		}
+	}
+	if served != 5 {
+		t.Fatalf("%d of 8 connections from one address served, want 5", served)
+	}
+	conns[0].Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := serves(c, "/feed.rss")
+		c.Close()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no place given back after a connection closed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// serves reports whether a request on c is answered.
+func serves(c net.Conn, path string) bool {
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path); err != nil {
+		return false
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// TestIdleTimeouts: idle connections are closed on the admin listener and
+// the tracker's HTTP side, as on the public listener.
+func TestIdleTimeouts(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), func(c *Config) {
+		c.HTTP.IdleTimeout = time.Second
+		c.Tracker.IdleTimeout = time.Second
+	})
+	for name, addr := range map[string]string{
+		"public":  hostPort(d.HTTPURL()),
+		"admin":   hostPort(d.AdminURL()),
+		"tracker": strings.TrimSuffix(hostPort(d.AnnounceURL()), "/announce"),
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if name == "admin" && !serves(c, "/healthz") || name == "public" && !serves(c, "/feed.rss") {
+			t.Errorf("%s: no answer", name)
+		}
+		if !closedByServer(c, 4*time.Second) {
+			t.Errorf("%s: idle connection still open after 4 s", name)
+		}
 	}
 }
