@@ -44,12 +44,14 @@ type Admin struct {
 	started time.Time
 	handler http.Handler
 	reload  reloadState
+	outage  outage
 }
 
 // NewAdmin returns the admin handler; pub is the public handler whose web
 // seed and requests it reports.
 func NewAdmin(cfg Config, cat Catalog, seeder Seeder, tr Tracker, pub *Public, logger *slog.Logger) *Admin {
-	a := &Admin{cfg: cfg, cat: cat, seeder: seeder, tracker: tr, webSeed: pub, log: logger, started: time.Now()}
+	a := &Admin{cfg: cfg, cat: cat, seeder: seeder, tracker: tr, webSeed: pub, log: logger, started: time.Now(),
+		outage: outage{log: logger}}
 	a.ReloadResult(true, a.started)
 	mux := http.NewServeMux()
 	var requests *prometheus.CounterVec
@@ -151,6 +153,7 @@ func (a *Admin) stats(ctx context.Context) (Stats, error) {
 	if ok {
 		s.OldestPendingSeconds = max(0, time.Since(t).Seconds())
 	}
+	a.outage.up()
 	return s, nil
 }
 
@@ -166,7 +169,10 @@ func (a *Admin) apiStats(w http.ResponseWriter, r *http.Request) {
 // catalogDown answers 503 for a catalog outage. The admin listener is the
 // operator's, so the error is shown as it is.
 func (a *Admin) catalogDown(w http.ResponseWriter, r *http.Request, err error) {
-	a.log.Warn("reading the catalog failed", "err", err)
+	if r.Context().Err() != nil {
+		return // the client hung up: nothing to say about the catalog
+	}
+	a.outage.failed(err) // logged once per outage
 	w.Header().Set("Retry-After", "5")
 	replyError(w, r, http.StatusServiceUnavailable, "the catalog is unavailable: "+err.Error())
 }
@@ -260,6 +266,7 @@ func (a *Admin) apiFile(w http.ResponseWriter, r *http.Request) {
 		a.catalogDown(w, r, err)
 		return
 	}
+	a.outage.up()
 	writeJSON(w, a.withSwarm(describe(a.cfg.BaseURL, a.seeder, row)))
 }
 

@@ -118,6 +118,8 @@ func (s fakeSeeder) Stats() lanseedd.SeederStats {
 func (fakeSeeder) TorrentStats([20]byte) (lanseedd.TorrentStats, bool) {
 	return lanseedd.TorrentStats{}, false
 }
+func (fakeSeeder) Seeded(int64) ([20]byte, bool)    { return [20]byte{}, false }
+func (fakeSeeder) SeededRow([20]byte) (int64, bool) { return 0, false }
 
 type fakeTracker struct{}
 

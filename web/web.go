@@ -32,6 +32,11 @@ type Seeder interface {
 	Stats() lanseedd.SeederStats
 	// TorrentStats are one torrent's figures; ok is false if it is not seeded.
 	TorrentStats(infohash [20]byte) (s lanseedd.TorrentStats, ok bool)
+	// Seeded and SeededRow tell, from the seeder's own state, what row
+	// fileID is seeded as and which row infohash is seeded for: links
+	// are served from them while the catalog is unreachable.
+	Seeded(fileID int64) (infohash [20]byte, ok bool)
+	SeededRow(infohash [20]byte) (fileID int64, ok bool)
 }
 
 // Tracker reports swarm figures.

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -320,5 +325,76 @@ func TestIdleTimeouts(t *testing.T) {
 		if !closedByServer(c, 4*time.Second) {
 			t.Errorf("%s: idle connection still open after 4 s", name)
 		}
+	}
+}
+
+// lockedBuffer collects log lines written from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+	tb testing.TB
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tb.Log(strings.TrimRight(string(p), "\n"))
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// TestLinksDuringOutage: while the catalog database is unusable, the
+// .torrent links of rows being seeded are still served, from the seeder's
+// state, and the outage is logged once, not for every request.
+func TestLinksDuringOutage(t *testing.T) {
+	content := t.TempDir()
+	writeRandom(t, filepath.Join(content, "a.bin"), 200<<10)
+	cfg := testConfig(t, content)
+	logs := &lockedBuffer{tb: t}
+	m := NewMain(cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err := m.Start(context.Background()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() }) // its catalog is gone: errors expected
+	d := &testDaemon{Main: m, content: content}
+	db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(cfg.Catalog.DSN, "sqlite:")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d.db = db
+	id := d.exec(t, "INSERT INTO files(path) VALUES ('a.bin')")
+	row := d.waitState(t, id, lanseedd.StateReady)
+	byID := d.HTTPURL() + "/t/" + itoa(id) + ".torrent"
+	byHash := d.HTTPURL() + "/t/" + row.InfoHash + ".torrent"
+	_, want := httpGet(t, byID)
+
+	m.Store.DB().Close() // every catalog read fails from here on
+	for i := range 50 {
+		for _, u := range []string{byID, byHash} {
+			resp, body := getWith(t, u, nil)
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
+				t.Fatalf("request %d, %s during the outage: %s, %d bytes (want the %d of before)", i, u, resp.Status, len(body), len(want))
+			}
+			if cd := resp.Header.Get("Content-Disposition"); !strings.Contains(cd, "a.bin.torrent") {
+				t.Errorf("Content-Disposition %q", cd)
+			}
+		}
+		// What only the catalog knows is unavailable, not unknown.
+		if resp, _ := getWith(t, d.HTTPURL()+"/t/"+itoa(id+1)+".torrent", nil); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("a row not seeded during the outage: %s, want 503", resp.Status)
+		}
+		if resp, _ := getWith(t, d.HTTPURL()+"/api/files/"+itoa(id), nil); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/api/files during the outage: %s, want 503", resp.Status)
+		}
+	}
+	if n := logs.count("the catalog is unreachable"); n != 1 {
+		t.Errorf("the outage was logged %d times by the public listener for 200 requests, want once", n)
 	}
 }
