@@ -50,11 +50,16 @@ func boundRanges(w http.ResponseWriter, r *http.Request, size int64) bool {
 }
 
 // emptySuffix reports whether a range spec is a suffix of length zero
-// ("-0", "-000"): RFC 9110 14.1.1 makes it unsatisfiable.
+// ("-0", "-000", "-+0": what net/http reads as one): RFC 9110 14.1.1 makes
+// it unsatisfiable.
 func emptySuffix(ra string) bool {
 	digits, ok := strings.CutPrefix(ra, "-")
 	digits = textproto.TrimString(digits)
-	return ok && digits != "" && strings.Trim(digits, "0") == ""
+	if !ok || digits == "" || digits[0] == '-' {
+		return false // net/http refuses these itself
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	return err == nil && n == 0
 }
 
 func refuseRange(w http.ResponseWriter, size int64, msg string) bool {
