@@ -87,3 +87,41 @@ func TestBlackholedCatalogFailsFast(t *testing.T) {
 		t.Errorf("%d warnings for one outage, want 1:\n%s", n, logs.b.String())
 	}
 }
+
+// TestClientHangUpIsNotAnOutage: requests whose clients hang up while the
+// catalog is slow log nothing and do not open the breaker.
+func TestClientHangUpIsNotAnOutage(t *testing.T) {
+	cat := &blackhole{}
+	logs := &logLines{}
+	cfg := Config{BaseURL: "http://fs.lan:8080", FeedItems: 10, WebSeedMode: WebSeedStandIn}
+	pub := httptest.NewServer(NewPublic(cfg, cat, fakeSeeder{root: testRoot, dir: t.TempDir()}, slog.New(slog.NewTextHandler(logs, nil))))
+	defer pub.Close()
+	client := &http.Client{Timeout: 50 * time.Millisecond}
+	const n = 20
+	for range n {
+		if resp, err := client.Get(pub.URL + "/t/1.torrent"); err == nil {
+			resp.Body.Close()
+			t.Fatalf("answered %s before the catalog did", resp.Status)
+		}
+	}
+	// The server notices each hang-up shortly after the client.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		cat.mu.Lock()
+		calls := cat.calls
+		cat.mu.Unlock()
+		if calls == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the catalog was asked %d times for %d requests: the breaker opened on hang-ups", calls, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if logs.b.Len() > 0 {
+		t.Errorf("clients hanging up were logged:\n%s", logs.b.String())
+	}
+}
