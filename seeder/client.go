@@ -3,6 +3,7 @@ package seeder
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -41,6 +42,19 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	cc.DefaultStorage = st
 	cc.Seed = true
 	cc.ListenPort = cfg.PeerPort
+	if cfg.PeerBind != "" {
+		// anacrolix listens on tcp4 and tcp6 with the same host: one
+		// address family only can take a given address.
+		addr, err := netip.ParseAddr(cfg.PeerBind)
+		if err != nil {
+			return nil, fmt.Errorf("seeder.peer_bind: %w", err)
+		}
+		addr = addr.Unmap()
+		host := addr.String()
+		cc.ListenHost = func(string) string { return host }
+		cc.DisableIPv6 = addr.Is4()
+		cc.DisableIPv4 = addr.Is6()
+	}
 	// A LAN server: no DHT, no port forwarding, no web torrent; peers come
 	// from our tracker (and PEX between them).
 	cc.NoDHT = true

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -19,6 +20,11 @@ type Config struct {
 	StateDir string `yaml:"state_dir"`
 	// PeerPort is the BitTorrent listen port (TCP); 0 picks a free one.
 	PeerPort int `yaml:"peer_port"`
+	// PeerBind is the address the peer port listens on: "" for every
+	// address (IPv4 and IPv6), or one IP address, so that a multi-homed
+	// server seeds on its LAN side only. An IPv4 address turns IPv6 off
+	// for peers, and an IPv6 address IPv4.
+	PeerBind string `yaml:"peer_bind"`
 	// HashWorkers is how many goroutines hash; 0 means one per core.
 	HashWorkers int `yaml:"hash_workers"`
 	// Parallel is how many rows are hashed at once; eight times as many may
@@ -87,6 +93,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("seeder.state_dir: must not be empty")
 	case c.PeerPort < 0 || c.PeerPort > 65535:
 		return fmt.Errorf("seeder.peer_port: must be 0..65535, got %d", c.PeerPort)
+	case c.PeerBind != "" && !validIP(c.PeerBind):
+		return fmt.Errorf("seeder.peer_bind: want an IP address or empty (every address), got %q", c.PeerBind)
 	case c.HashWorkers < 0:
 		return fmt.Errorf("seeder.hash_workers: must be >= 0, got %d", c.HashWorkers)
 	case c.Parallel < 1:
@@ -121,6 +129,11 @@ func (c Config) Validate() error {
 		}
 	}
 	return c.Publish.Validate()
+}
+
+func validIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 func validPieceLength(n int64) bool {

@@ -18,6 +18,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"seeder.content_root", func(c *Config) { c.ContentRoot = "" }},
 		{"seeder.peer_port", func(c *Config) { c.PeerPort = 70000 }},
+		{"seeder.peer_bind", func(c *Config) { c.PeerBind = "lan0" }},
 		{"seeder.piece_length", func(c *Config) { c.PieceLength = 300000 }},
 		{"seeder.piece_length", func(c *Config) { c.PieceLength = 32 << 20 }},
 		{"seeder.quiet_period", func(c *Config) { c.QuietPeriod = -time.Second }},

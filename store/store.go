@@ -142,6 +142,9 @@ func (s *Store) openSQLite(ctx context.Context, create bool) error {
 	if err != nil {
 		return fmt.Errorf("open catalog %s: %w", s.path, err)
 	}
+	// Every SQLite connection holds its own descriptors on the catalog and
+	// its WAL: unbounded, a burst of requests opened one per request.
+	limitPool(db)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return fmt.Errorf("open catalog %s: %w", s.path, err)
@@ -162,12 +165,7 @@ func (s *Store) openSQLite(ctx context.Context, create bool) error {
 
 // openServer checks that a PostgreSQL or MySQL catalog answers.
 func (s *Store) openServer(ctx context.Context, db *sql.DB) error {
-	db.SetMaxOpenConns(16)
-	db.SetMaxIdleConns(4)
-	// Servers close idle connections (MySQL's wait_timeout); recycling them
-	// first avoids a failed query after a quiet night.
-	db.SetConnMaxIdleTime(2 * time.Minute)
-	db.SetConnMaxLifetime(30 * time.Minute)
+	limitPool(db)
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout+time.Second)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
@@ -176,6 +174,22 @@ func (s *Store) openServer(ctx context.Context, db *sql.DB) error {
 	}
 	s.db = db
 	return nil
+}
+
+// Pool limits, for every dialect: requests beyond MaxOpenConns wait for a
+// connection (or their context) instead of each opening one of its own.
+const (
+	MaxOpenConns = 16
+	maxIdleConns = 4
+)
+
+func limitPool(db *sql.DB) {
+	db.SetMaxOpenConns(MaxOpenConns)
+	db.SetMaxIdleConns(maxIdleConns)
+	// Servers close idle connections (MySQL's wait_timeout); recycling them
+	// first avoids a failed query after a quiet night.
+	db.SetConnMaxIdleTime(2 * time.Minute)
+	db.SetConnMaxLifetime(30 * time.Minute)
 }
 
 // connectError turns a failure to connect into one line that says what is

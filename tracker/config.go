@@ -61,6 +61,11 @@ type Config struct {
 	// announce may not meet (a swarm limit, an infohash not yet allowed).
 	RetryIn time.Duration `yaml:"retry_in"`
 
+	// IdleTimeout closes an HTTP tracker connection that sends no request
+	// for this long (as the public listener's http.idle_timeout): clients
+	// announce every few minutes and open a new connection each time.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+
 	// UDPReaders is the number of goroutines ServeUDP reads a socket with.
 	// Zero means one per usable CPU.
 	UDPReaders int `yaml:"udp_readers"`
@@ -79,6 +84,7 @@ func DefaultConfig() Config {
 		MaxPeers:         10_000_000,
 		MaxScrapeHashes:  100,
 		RetryIn:          5 * time.Minute,
+		IdleTimeout:      time.Minute,
 	}
 }
 
@@ -118,6 +124,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tracker.max_scrape_hashes: must be >= 1, got %d", c.MaxScrapeHashes)
 	case c.RetryIn < 0:
 		return fmt.Errorf("tracker.retry_in: must be >= 0, got %v", c.RetryIn)
+	case c.IdleTimeout <= 0 || c.IdleTimeout > time.Hour:
+		return fmt.Errorf("tracker.idle_timeout: must be more than 0 and at most 1h, got %v", c.IdleTimeout)
 	case c.UDPReaders < 0:
 		return fmt.Errorf("tracker.udp_readers: must be >= 0, got %d", c.UDPReaders)
 	}

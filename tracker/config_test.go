@@ -29,6 +29,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no scrape", func(c *Config) { c.MaxScrapeHashes = 0 }, "tracker.max_scrape_hashes"},
 		{"negative retry", func(c *Config) { c.RetryIn = -time.Second }, "tracker.retry_in"},
 		{"negative readers", func(c *Config) { c.UDPReaders = -1 }, "tracker.udp_readers"},
+		{"no idle timeout", func(c *Config) { c.IdleTimeout = 0 }, "tracker.idle_timeout"},
 		{"bad proxy", func(c *Config) { c.TrustedProxies = []netip.Prefix{{}} }, "tracker.trusted_proxies[0]"},
 		{"good proxy", func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} }, ""},
 	}

@@ -47,7 +47,9 @@ func (t *Tracker) ServeTCP(ctx context.Context, ln net.Listener) error {
 }
 
 const (
-	httpIdleTimeout = 2 * time.Minute
+	// httpReadTimeout bounds reading a request once its first byte came,
+	// and writing its answer: a client that sends no more, or reads
+	// nothing back, is cut after it.
 	httpReadTimeout = 10 * time.Second
 	httpMaxLine     = 4096
 )
@@ -83,7 +85,7 @@ func (t *Tracker) serveConn(ctx context.Context, c net.Conn) {
 	st.br.Reset(c)
 	defer st.br.Reset(nil)
 	for {
-		c.SetReadDeadline(time.Now().Add(httpIdleTimeout))
+		c.SetDeadline(time.Now().Add(t.cfg.IdleTimeout))
 		keep, err := t.serveRequest(c, st, remote)
 		if err != nil || !keep {
 			return
@@ -106,7 +108,7 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 		}
 		return false, err
 	}
-	c.SetReadDeadline(time.Now().Add(httpReadTimeout))
+	c.SetDeadline(time.Now().Add(httpReadTimeout))
 	line = trimCRLF(line)
 	method, rest, ok1 := bytes.Cut(line, []byte(" "))
 	target, proto, ok2 := bytes.Cut(rest, []byte(" "))

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -43,16 +44,19 @@ type Admin struct {
 	started time.Time
 	handler http.Handler
 	reload  reloadState
+	outage  outage
 }
 
 // NewAdmin returns the admin handler; pub is the public handler whose web
 // seed and requests it reports.
 func NewAdmin(cfg Config, cat Catalog, seeder Seeder, tr Tracker, pub *Public, logger *slog.Logger) *Admin {
-	a := &Admin{cfg: cfg, cat: cat, seeder: seeder, tracker: tr, webSeed: pub, log: logger, started: time.Now()}
+	a := &Admin{cfg: cfg, cat: cat, seeder: seeder, tracker: tr, webSeed: pub, log: logger, started: time.Now(),
+		outage: outage{log: logger}}
 	a.ReloadResult(true, a.started)
 	mux := http.NewServeMux()
 	var requests *prometheus.CounterVec
 	a.handler, requests = instrument("admin", mux)
+	a.handler = bounded(cfg.WriteTimeout, a.handler)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&collector{a: a, build: readBuildInfo(cfg.Version)}, requests, pub.requests)
@@ -149,6 +153,7 @@ func (a *Admin) stats(ctx context.Context) (Stats, error) {
 	if ok {
 		s.OldestPendingSeconds = max(0, time.Since(t).Seconds())
 	}
+	a.outage.up()
 	return s, nil
 }
 
@@ -164,16 +169,30 @@ func (a *Admin) apiStats(w http.ResponseWriter, r *http.Request) {
 // catalogDown answers 503 for a catalog outage. The admin listener is the
 // operator's, so the error is shown as it is.
 func (a *Admin) catalogDown(w http.ResponseWriter, r *http.Request, err error) {
-	a.log.Warn("reading the catalog failed", "err", err)
+	if r.Context().Err() != nil {
+		return // the client hung up: nothing to say about the catalog
+	}
+	a.outage.failed(err) // logged once per outage
 	w.Header().Set("Retry-After", "5")
 	replyError(w, r, http.StatusServiceUnavailable, "the catalog is unavailable: "+err.Error())
 }
 
+// Bounds of the page parameters: a search longer than any path, or a page
+// past any catalog, is the client's mistake (400), not the database's
+// (SQLite refuses LIKE patterns over 50,000 bytes; an offset can overflow).
+const (
+	maxSearch = 4096
+	maxPage   = 1 << 20
+)
+
 // query reads the page parameters: state (repeatable or comma-separated),
 // q (path substring), page (from 1), per_page.
-func query(r *http.Request) (store.Query, int) {
+func query(r *http.Request) (store.Query, int, error) {
 	v := r.URL.Query()
 	q := store.Query{Search: strings.TrimSpace(v.Get("q")), Limit: 50}
+	if len(q.Search) > maxSearch {
+		return q, 1, fmt.Errorf("q: at most %d bytes, got %d", maxSearch, len(q.Search))
+	}
 	for _, s := range v["state"] {
 		for _, st := range strings.Split(s, ",") {
 			if st := lanseedd.State(strings.TrimSpace(st)); st.Valid() {
@@ -188,8 +207,11 @@ func query(r *http.Request) (store.Query, int) {
 	if n, err := strconv.Atoi(v.Get("page")); err == nil && n > 1 {
 		page = n
 	}
+	if page > maxPage {
+		return q, 1, fmt.Errorf("page: at most %d, got %d", maxPage, page)
+	}
 	q.Offset = (page - 1) * q.Limit
-	return q, page
+	return q, page, nil
 }
 
 // withSwarm adds tracker and seeder figures to a file's JSON view.
@@ -211,7 +233,11 @@ var listed = []lanseedd.State{lanseedd.StatePending, lanseedd.StateReady, lansee
 
 // apiFiles serves GET /api/files: a page of rows with their figures.
 func (a *Admin) apiFiles(w http.ResponseWriter, r *http.Request) {
-	q, page := query(r)
+	q, page, err := query(r)
+	if err != nil {
+		replyError(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
 	if len(q.States) == 0 {
 		// Withdrawn torrents are listed only when asked for (?state=expired).
 		q.States = listed
@@ -248,6 +274,7 @@ func (a *Admin) apiFile(w http.ResponseWriter, r *http.Request) {
 		a.catalogDown(w, r, err)
 		return
 	}
+	a.outage.up()
 	writeJSON(w, a.withSwarm(describe(a.cfg, a.seeder, row)))
 }
 
@@ -294,7 +321,11 @@ type statusRow struct {
 func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := time.Now()
-	q, page := query(r)
+	q, page, err := query(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	v := statusView{
 		Query: q, Page: page,
 		States: []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError, lanseedd.StateExpired},
@@ -302,7 +333,6 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 	if len(q.States) == 1 {
 		v.Filter = string(q.States[0])
 	}
-	var err error
 	v.Stats, err = a.stats(ctx)
 	v.Uptime = time.Since(a.started).Round(time.Second).String()
 	if err == nil {

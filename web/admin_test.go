@@ -119,6 +119,8 @@ func (fakeSeeder) Problem() error { return nil }
 func (fakeSeeder) TorrentStats([20]byte) (lanseedd.TorrentStats, bool) {
 	return lanseedd.TorrentStats{}, false
 }
+func (fakeSeeder) Seeded(int64) ([20]byte, bool)    { return [20]byte{}, false }
+func (fakeSeeder) SeededRow([20]byte) (int64, bool) { return 0, false }
 
 type fakeTracker struct{}
 

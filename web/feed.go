@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/xml"
 	"net/http"
 	"strconv"
@@ -49,11 +50,16 @@ type rssEnclosure struct {
 // RSS downloaders pick new content up. A GUID is the infohash: stable for
 // the same content, new when the content changes.
 func (p *Public) feed(w http.ResponseWriter, r *http.Request) {
-	rows, _, err := p.cat.Page(r.Context(), store.Query{
-		States: []lanseedd.State{lanseedd.StateReady}, Newest: true, Limit: p.cfg.FeedItems,
+	var rows []lanseedd.Row
+	err := p.outage.read(r.Context(), func(ctx context.Context) (err error) {
+		rows, _, err = p.cat.Page(ctx, store.Query{
+			States: []lanseedd.State{lanseedd.StateReady}, Newest: true, Limit: p.cfg.FeedItems,
+		})
+		return err
 	})
 	if err != nil {
-		p.log.Warn("reading the catalog failed", "err", err)
+		// Logged once per outage by p.outage.
+		w.Header().Set("Retry-After", "5")
 		http.Error(w, "the catalog is unavailable; try again shortly", http.StatusServiceUnavailable)
 		return
 	}

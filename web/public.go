@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,6 +33,20 @@ type Config struct {
 	WebSeedMode string `yaml:"web_seed_mode"`
 	// Version is shown on the status page.
 	Version string `yaml:"-"`
+
+	// ReadTimeout bounds reading a request, headers and body, on both
+	// listeners.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout is how long a response may go without progress: a
+	// client that stops reading is cut after it, a slow download that
+	// keeps moving is not.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a kept-alive connection with no request, on both
+	// listeners.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnsPerIP bounds the public listener's connections open at once
+	// from one address; 0 means no limit.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }
 
 // Modes of lanseedd's own web seed.
@@ -63,7 +78,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("http.web_seed_mode: want %s, %s or %s, got %q", WebSeedStandIn, WebSeedAlways, WebSeedOff, c.WebSeedMode)
 	}
-	return nil
+	return c.validateLimits()
 }
 
 // Public serves the LAN users and the catalog site.
@@ -78,11 +93,12 @@ type Public struct {
 	// /metrics exports.
 	handler  http.Handler
 	requests *prometheus.CounterVec
+	outage   outage
 }
 
 // NewPublic returns the public handler.
 func NewPublic(cfg Config, cat Catalog, seeder Seeder, logger *slog.Logger) *Public {
-	p := &Public{cfg: cfg, cat: cat, seeder: seeder, log: logger, mux: http.NewServeMux()}
+	p := &Public{cfg: cfg, cat: cat, seeder: seeder, log: logger, mux: http.NewServeMux(), outage: outage{log: logger}}
 	p.mux.HandleFunc("GET /t/{name}", p.torrent)
 	p.mux.HandleFunc("GET /api/files/{id}", p.apiFile)
 	p.mux.HandleFunc("GET /feed.rss", p.feed)
@@ -90,6 +106,7 @@ func NewPublic(cfg Config, cat Catalog, seeder Seeder, logger *slog.Logger) *Pub
 	p.mux.HandleFunc("GET "+WebSeedPrefix+"{id}/{path...}", p.webSeed)
 	p.mux.HandleFunc(apiPrefix, apiUnknown)
 	p.handler, p.requests = instrument("public", p.mux)
+	p.handler = bounded(cfg.WriteTimeout, p.handler)
 	return p
 }
 
@@ -98,29 +115,77 @@ func (p *Public) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.S
 // lookup finds the row a link names: a decimal id or a 40-digit infohash.
 // Unknown and deleted rows are 404, a catalog outage 503.
 func (p *Public) lookup(w http.ResponseWriter, r *http.Request, key string) (lanseedd.Row, bool) {
-	var (
-		row lanseedd.Row
-		err error
-	)
+	row, err := p.find(r, key)
+	return row, p.found(w, r, row, err)
+}
+
+// find reads the row a link names from the catalog, through the breaker.
+func (p *Public) find(r *http.Request, key string) (row lanseedd.Row, err error) {
 	if id, perr := strconv.ParseInt(key, 10, 64); perr == nil {
-		row, err = p.cat.Get(r.Context(), id)
+		err = p.outage.read(r.Context(), func(ctx context.Context) (err error) {
+			row, err = p.cat.Get(ctx, id)
+			return err
+		})
 	} else if isInfoHash(key) {
-		row, err = p.cat.GetByInfoHash(r.Context(), key)
+		err = p.outage.read(r.Context(), func(ctx context.Context) (err error) {
+			row, err = p.cat.GetByInfoHash(ctx, key)
+			return err
+		})
 	} else {
-		replyError(w, r, http.StatusNotFound, "not found: files are named by a decimal id or a 40-digit infohash")
-		return row, false
+		err = errBadKey
 	}
+	return row, err
+}
+
+var errBadKey = errors.New("not found: files are named by a decimal id or a 40-digit infohash")
+
+// found answers for a failed find and reports whether the row was found.
+func (p *Public) found(w http.ResponseWriter, r *http.Request, row lanseedd.Row, err error) bool {
 	switch {
+	case errors.Is(err, errBadKey):
+		replyError(w, r, http.StatusNotFound, err.Error())
+		return false
 	case errors.Is(err, lanseedd.ErrNotFound) || err == nil && row.State == lanseedd.StateDeleted:
 		replyError(w, r, http.StatusNotFound, "no such file in the catalog")
-		return row, false
+		return false
 	case err != nil:
-		p.log.Warn("reading the catalog failed", "err", err)
+		// Logged once per outage by p.outage.
 		w.Header().Set("Retry-After", "5")
 		replyError(w, r, http.StatusServiceUnavailable, "the catalog is unavailable; try again shortly")
-		return row, false
+		return false
 	}
-	return row, true
+	return true
+}
+
+// fromSeeder makes the row of a link from the seeder's own state: what a
+// seeded row's .torrent needs (its id, infohash and name), while the
+// catalog cannot say. A row the seeder does not seed is not found.
+func (p *Public) fromSeeder(key string) (lanseedd.Row, bool) {
+	var (
+		ih [20]byte
+		id int64
+		ok bool
+	)
+	if n, err := strconv.ParseInt(key, 10, 64); err == nil {
+		id = n
+		ih, ok = p.seeder.Seeded(id)
+	} else if isInfoHash(key) {
+		if _, err := hex.Decode(ih[:], []byte(key)); err == nil {
+			id, ok = p.seeder.SeededRow(ih)
+		}
+	}
+	if !ok {
+		return lanseedd.Row{}, false
+	}
+	mi, err := metainfo.LoadFromFile(p.seeder.TorrentFile(id))
+	if err != nil || [20]byte(mi.HashInfoBytes()) != ih {
+		return lanseedd.Row{}, false
+	}
+	info, err := mi.UnmarshalInfo()
+	if err != nil {
+		return lanseedd.Row{}, false
+	}
+	return lanseedd.Row{FileID: id, InfoHash: hex.EncodeToString(ih[:]), Name: info.BestName(), State: lanseedd.StateReady}, true
 }
 
 // refuseUnready answers for a row that is not ready, and reports whether it
@@ -155,8 +220,14 @@ func (p *Public) torrent(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found: links look like /t/42.torrent or /t/<40 hex digits>.torrent", http.StatusNotFound)
 		return
 	}
-	row, ok := p.lookup(w, r, key)
-	if !ok || p.refuseUnready(w, r, row) {
+	row, err := p.find(r, key)
+	if err != nil && !errors.Is(err, lanseedd.ErrNotFound) && !errors.Is(err, errBadKey) {
+		// The catalog is unreachable: a seeded row's torrent is known.
+		if seeded, ok := p.fromSeeder(key); ok {
+			row, err = seeded, nil
+		}
+	}
+	if !p.found(w, r, row, err) || p.refuseUnready(w, r, row) {
 		return
 	}
 	body, modTime, etag, err := p.servedTorrent(row)
@@ -176,6 +247,9 @@ func (p *Public) torrent(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", `"`+etag+`"`)
 	// Revalidate every time: the web seed comes and goes with the seeder.
 	w.Header().Set("Cache-Control", "no-cache")
+	if !boundRanges(w, r, int64(len(body))) {
+		return
+	}
 	http.ServeContent(w, r, "", modTime.Truncate(time.Second), bytes.NewReader(body))
 }
 

@@ -35,6 +35,11 @@ type Seeder interface {
 	// Problem says why the seeder cannot make new torrents (its state
 	// directory cannot be written), nil when it can.
 	Problem() error
+	// Seeded and SeededRow tell, from the seeder's own state, what row
+	// fileID is seeded as and which row infohash is seeded for: links
+	// are served from them while the catalog is unreachable.
+	Seeded(fileID int64) (infohash [20]byte, ok bool)
+	SeededRow(infohash [20]byte) (fileID int64, ok bool)
 }
 
 // Tracker reports swarm figures.

@@ -139,6 +139,9 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("ETag", `"`+row.InfoHash+`"`)
 	p.ws.served.Add(1)
+	if !boundRanges(w, r, fi.Size()) {
+		return
+	}
 	http.ServeContent(countingWriter{w, &p.ws.bytes}, r, "", fi.ModTime(), f)
 }
 

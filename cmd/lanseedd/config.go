@@ -71,6 +71,7 @@ type HTTPConfig struct {
 
 // AdminConfig is the admin listener's part.
 type AdminConfig struct {
+	web.AdminConfig `yaml:",inline"`
 	// Listen serves the status page, the JSON API and metrics.
 	Listen string `yaml:"listen"`
 }
@@ -110,7 +111,7 @@ func DefaultConfig() Config {
 		Seeder:  seeder.DefaultConfig(),
 		Publish: publish.DefaultConfig(),
 		Tracker: TrackerConfig{Config: tracker.DefaultConfig(), Listen: ":6969"},
-		HTTP:    HTTPConfig{Config: web.Config{FeedItems: 50, WebSeedMode: web.WebSeedStandIn}, Listen: ":8080"},
+		HTTP:    HTTPConfig{Config: web.DefaultConfig(), Listen: ":8080"},
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081"},
 		Log:     LogConfig{Format: "text"},
 	}
@@ -131,6 +132,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.HTTP.Validate(); err != nil {
+		return err
+	}
+	if err := c.Admin.Validate(); err != nil {
 		return err
 	}
 	for i, ws := range c.HTTP.WebSeeds {

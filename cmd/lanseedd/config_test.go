@@ -120,6 +120,13 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"http:\n  feed_items: 0\n", "http.feed_items"},
 		{"http:\n  web_seed_mode: sometimes\n", "http.web_seed_mode"},
 		{"admin:\n  listen: \"\"\n", "admin.listen"},
+		{"admin:\n  allowed_hosts: [\"http://fs.lan/\"]\n", "admin.allowed_hosts[0]"},
+		{"http:\n  read_timeout: 0s\n", "http.read_timeout"},
+		{"http:\n  write_timeout: -1s\n", "http.write_timeout"},
+		{"http:\n  idle_timeout: 2h\n", "http.idle_timeout"},
+		{"http:\n  max_conns_per_ip: -1\n", "http.max_conns_per_ip"},
+		{"tracker:\n  idle_timeout: 0s\n", "tracker.idle_timeout"},
+		{"seeder:\n  peer_bind: lan0\n", "seeder.peer_bind"},
 		{"log:\n  format: xml\n", "log.format"},
 	} {
 		file := writeConfig(t, c.yaml)

@@ -250,16 +250,10 @@ func (m *Main) Start(ctx context.Context) error {
 	webCfg.BaseURL, webCfg.Version = ep.links, Version
 	webLog := m.Log.With("component", "web")
 	pub := web.NewPublic(webCfg, st, m.Seeder, webLog)
-	m.httpSrv = &http.Server{
-		Handler:           pub,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	m.httpSrv = web.Server(webCfg, pub)
+	m.httpLn = web.LimitPerIP(m.httpLn, webCfg.MaxConnsPerIP)
 	m.Admin = web.NewAdmin(webCfg, st, m.Seeder, m.Tracker, pub, webLog)
-	m.adminSrv = &http.Server{
-		Handler:           m.Admin,
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	m.adminSrv = web.Server(webCfg, web.AllowHosts(cfg.Admin.AdminConfig, cfg.Admin.Listen, m.Admin))
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.goRun("tracker", func() error { return m.Tracker.Serve(ctx, m.trackerLn.TCP, m.trackerLn.UDP) })

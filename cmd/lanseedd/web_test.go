@@ -32,6 +32,9 @@ func getWith(tb testing.TB, url string, header map[string]string) (*http.Respons
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	if h := header["Host"]; h != "" {
+		req.Host = h // net/http sends req.Host, not a Host header
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
