@@ -186,7 +186,7 @@ func (m *Main) Start(ctx context.Context) error {
 			return err
 		}
 	} else if err := st.CheckMigrated(ctx); err != nil {
-		return fmt.Errorf("%w; run 'lanseedd migrate' with the same -catalog flags", err)
+		return fmt.Errorf("%w; run 'lanseedd migrate' with the same configuration", err)
 	}
 
 	if m.Tracker, err = tracker.New(cfg.Tracker.Config, m.Log.With("component", "tracker")); err != nil {
