@@ -241,7 +241,9 @@ func TestFIFOSwappedIn(t *testing.T) {
 	}
 	writeRandom(t, filepath.Join(content, "later.bin"), 1<<20)
 	snapshot.Guard(t, content)
-	d := startDaemon(t, content, swapOpts)
+	// 100 requests at once from one address: more than the per-address
+	// connection cap, which would refuse some before they reach the FIFO.
+	d := startDaemon(t, content, swapOpts, func(c *Config) { c.HTTP.MaxConnsPerIP = 0 })
 	readyID := d.exec(t, "INSERT INTO files(path) VALUES('ready.bin')")
 	slots := []int64{d.exec(t, "INSERT INTO files(path) VALUES('slot1')"), d.exec(t, "INSERT INTO files(path) VALUES('slot2')")}
 	d.waitState(t, readyID, lanseedd.StateReady)
