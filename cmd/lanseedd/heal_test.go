@@ -318,32 +318,12 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
-	content, state := t.TempDir(), t.TempDir()
 	// A big sparse file hashed by one worker takes seconds: the daemon
 	// holds the row when it is killed.
-	big := filepath.Join(content, "big.img")
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Truncate(1 << 30)
-	f.Close()
-	old := time.Now().Add(-time.Hour)
-	os.Chtimes(big, old, old)
-	cfgFile := filepath.Join(state, "lanseedd.yml")
-	os.WriteFile(cfgFile, []byte("seeder:\n  hash_workers: 1\n"), 0o644)
+	b := newBinaryDaemon(t, buildBinary(t), 1<<30)
+	state := b.state
 	start := func() (*exec.Cmd, *logWatcher) {
-		cmd := exec.Command(bin, "run", "-config", cfgFile, "-content", content, "-state", state,
-			"-http", "127.0.0.1:0", "-tracker", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-peer-port", "0",
-			"-public-url", "http://127.0.0.1")
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		w := watchLog(stderr)
-		w.waitFor(t, "lanseedd running", 20*time.Second)
+		cmd, w, _ := b.start()
 		return cmd, w
 	}
 	cmd, _ := start()

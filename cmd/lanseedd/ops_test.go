@@ -77,6 +77,48 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// binaryDaemon runs the built binary on the embedded SQLite catalog, with
+// one big sparse file (big.img) in its content root, old enough to be
+// hashed at once, and one hashing worker: hashing it takes seconds.
+type binaryDaemon struct {
+	t                       *testing.T
+	bin                     string
+	content, state, cfgFile string
+}
+
+func newBinaryDaemon(t *testing.T, bin string, bigSize int64) *binaryDaemon {
+	t.Helper()
+	b := &binaryDaemon{t: t, bin: bin, content: t.TempDir(), state: t.TempDir()}
+	big := filepath.Join(b.content, "big.img")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(bigSize)
+	f.Close()
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(big, old, old)
+	b.cfgFile = filepath.Join(b.state, "lanseedd.yml")
+	os.WriteFile(b.cfgFile, []byte("seeder:\n  hash_workers: 1\n"), 0o644)
+	return b
+}
+
+// start runs the daemon and returns it, its log and its "lanseedd
+// running" line, once it has said it.
+func (b *binaryDaemon) start() (*exec.Cmd, *logWatcher, string) {
+	b.t.Helper()
+	cmd := exec.Command(b.bin, "run", "-config", b.cfgFile, "-content", b.content, "-state", b.state,
+		"-http", "127.0.0.1:0", "-tracker", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-peer-port", "0",
+		"-public-url", "http://127.0.0.1")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	w := watchLog(stderr)
+	return cmd, w, w.waitFor(b.t, "lanseedd running", 20*time.Second)
+}
+
 // logWatcher follows a process's log lines.
 type logWatcher struct {
 	lines chan string
@@ -123,34 +165,15 @@ func TestSignals(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	content, state := t.TempDir(), t.TempDir()
 	// A big sparse file, hashed by one worker, takes seconds: long enough to
 	// be interrupted.
-	big := filepath.Join(content, "big.img")
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Truncate(4 << 30)
-	f.Close()
-	old := time.Now().Add(-time.Hour)
-	os.Chtimes(big, old, old)
-	snapshot.Guard(t, content)
-
-	cfgFile := filepath.Join(state, "lanseedd.yml")
-	os.WriteFile(cfgFile, []byte("seeder:\n  hash_workers: 1\n"), 0o644)
+	b := newBinaryDaemon(t, bin, 4<<30)
+	snapshot.Guard(t, b.content)
+	state, cfgFile := b.state, b.cfgFile
 	var running string
 	start := func() (*exec.Cmd, *logWatcher) {
-		cmd := exec.Command(bin, "run", "-config", cfgFile, "-content", content, "-state", state,
-			"-http", "127.0.0.1:0", "-tracker", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-peer-port", "0",
-			"-public-url", "http://127.0.0.1")
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		w := watchLog(stderr)
-		running = w.waitFor(t, "lanseedd running", 20*time.Second)
+		cmd, w, line := b.start()
+		running = line
 		return cmd, w
 	}
 	cmd, w := start()
