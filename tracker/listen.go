@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 )
 
 // ListenUDP opens n UDP sockets on addr with SO_REUSEPORT, so that the
@@ -49,6 +50,9 @@ func ListenTCP(ctx context.Context, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// listenTCP is ListenTCP, for Listen; a test makes it pick a taken port.
+var listenTCP = ListenTCP
+
 // Listeners are the tracker's sockets: HTTP over TCP and UDP on one port.
 type Listeners struct {
 	TCP net.Listener
@@ -59,16 +63,23 @@ type Listeners struct {
 // port of addr (port 0 picks one for both). Serve takes them; Close is
 // for a caller that gives up before serving.
 func Listen(ctx context.Context, addr string, udpSockets int) (*Listeners, error) {
-	ln, err := ListenTCP(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	conns, err := ListenUDP(ctx, ln.Addr().String(), udpSockets)
-	if err != nil {
+	_, port, _ := net.SplitHostPort(addr)
+	for attempt := 0; ; attempt++ {
+		ln, err := listenTCP(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		conns, err := ListenUDP(ctx, ln.Addr().String(), udpSockets)
+		if err == nil {
+			return &Listeners{TCP: ln, UDP: conns}, nil
+		}
 		ln.Close()
-		return nil, err
+		// A port the kernel picked for TCP may be taken for UDP: pick
+		// another. A port that was asked for is the caller's to fix.
+		if port != "0" || attempt == 20 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, err
+		}
 	}
-	return &Listeners{TCP: ln, UDP: conns}, nil
 }
 
 // Addr is the address served, its port the same for TCP and UDP.
