@@ -4,16 +4,12 @@
 package seeder
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -530,142 +526,4 @@ func (s *Seeder) retryMissing(ctx context.Context) {
 	if len(rows) > 0 {
 		s.Wake()
 	}
-}
-
-// restore re-adds the ready rows whose files are unchanged since they were
-// hashed, from their stored .torrent and without reading content; others go
-// back to pending. Missing rows and empty files are watched again. Stray
-// .torrent files are removed.
-func (s *Seeder) restore(ctx context.Context) error {
-	rows, err := s.cat.Rows(ctx)
-	if err != nil {
-		return err
-	}
-	// anacrolix v1.61 finds out whether it knows a torrent's tracker
-	// announce state by scanning its ordered index from the infohash to the
-	// end (indexed.Map.Get does not stop at a greater key): adding torrents
-	// in random order costs O(n) each, minutes for 10,000. In infohash
-	// order each scan ends at once.
-	slices.SortFunc(rows, func(a, b lanseedd.Row) int { return strings.Compare(a.InfoHash, b.InfoHash) })
-	known := make(map[int64]bool, len(rows))
-	restored := 0
-	for _, row := range rows {
-		// An expired row's .torrent is not served: it is removed below.
-		known[row.FileID] = row.State != lanseedd.StateExpired
-		switch row.State {
-		case lanseedd.StateMissing:
-			s.watch.track(row.FileID, row.Path, row.State, nil)
-			continue
-		case lanseedd.StateError:
-			switch {
-			case row.Fingerprint != (lanseedd.Fingerprint{}):
-				s.restoreEmpty(ctx, row)
-			case !permanent(s.cfg.ContentRoot, row.Path):
-				// What failed before the restart may have passed.
-				if err := s.cat.Requeue(ctx, row.FileID, "retrying after a restart"); err != nil {
-					return err
-				}
-			}
-			continue
-		case lanseedd.StateReady:
-		default:
-			continue
-		}
-		if err := s.restoreRow(row); err != nil {
-			s.log.Info("rehashing row", "file_id", row.FileID, "path", row.Path, "reason", err)
-			if err := s.cat.Requeue(ctx, row.FileID, ""); err != nil {
-				return err
-			}
-			continue
-		}
-		restored++
-	}
-	entries, err := os.ReadDir(s.torrents)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		idText, ok := strings.CutSuffix(e.Name(), ".torrent")
-		id, err := strconv.ParseInt(idText, 10, 64)
-		if ok && err == nil && known[id] {
-			continue
-		}
-		os.Remove(filepath.Join(s.torrents, e.Name()))
-	}
-	s.log.Info("restored seeded torrents", "count", restored)
-	return nil
-}
-
-// restoreEmpty watches a row left in error because of its file's content
-// (empty, refused by the validator, outside the size limits), or requeues it
-// if the file changed while lanseedd was stopped.
-func (s *Seeder) restoreEmpty(ctx context.Context, row lanseedd.Row) {
-	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
-	if err != nil {
-		return
-	}
-	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
-	if err != nil {
-		return
-	}
-	if l.Fingerprint != row.Fingerprint {
-		if err := s.cat.Requeue(ctx, row.FileID, ""); err != nil {
-			s.log.Warn("requeue failed", "file_id", row.FileID, "err", err)
-		}
-		return
-	}
-	s.watch.track(row.FileID, row.Path, row.State, &l)
-}
-
-func (s *Seeder) restoreRow(row lanseedd.Row) error {
-	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
-	if err != nil {
-		return err
-	}
-	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
-	if err != nil {
-		return err
-	}
-	if l.Fingerprint != row.Fingerprint {
-		return errors.New("content changed while lanseedd was stopped")
-	}
-	path := s.TorrentFile(row.FileID)
-	stored, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	mi, err := metainfo.Load(bytes.NewReader(stored))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	info, err := mi.UnmarshalInfo()
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if ih := mi.HashInfoBytes(); ih.HexString() != row.InfoHash {
-		return fmt.Errorf("stored .torrent has infohash %s, catalog says %s", ih.HexString(), row.InfoHash)
-	}
-	if l, err = l.inOrderOf(&info); err != nil {
-		return err
-	}
-	// Announce and web seed URLs may have changed in the configuration;
-	// they are outside the info dictionary, so the infohash stays. The file
-	// is rewritten only if they did.
-	mi = MetaInfo(mi.InfoBytes, s.announce, s.webSeedsOf(row))
-	var buf bytes.Buffer
-	if err := mi.Write(&buf); err != nil {
-		return err
-	}
-	if !bytes.Equal(buf.Bytes(), stored) {
-		if err := writeFileAtomic(path, buf.Bytes(), false); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	ih, err := s.cl.seed(mi, l)
-	if err != nil {
-		return err
-	}
-	s.track(row.FileID, ih)
-	s.watch.track(row.FileID, row.Path, row.State, &l)
-	return nil
 }
