@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -328,26 +327,6 @@ func TestIdleTimeouts(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects log lines written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-	tb testing.TB
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.tb.Log(strings.TrimRight(string(p), "\n"))
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 // TestLinksDuringOutage: while the catalog database is unusable, the
 // .torrent links of rows being seeded are still served, from the seeder's
 // state, and the outage is logged once, not for every request.
@@ -355,7 +334,7 @@ func TestLinksDuringOutage(t *testing.T) {
 	content := t.TempDir()
 	writeRandom(t, filepath.Join(content, "a.bin"), 200<<10)
 	cfg := testConfig(t, content)
-	logs := &lockedBuffer{tb: t}
+	logs := &logBuffer{tb: t}
 	m := NewMain(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err := m.Start(context.Background()); err != nil {
 		m.Close()

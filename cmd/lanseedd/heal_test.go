@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,8 +21,8 @@ import (
 	"github.com/lanseedd/lanseedd/store"
 )
 
-// logBuffer keeps a daemon's log lines for counting, and sends them to the
-// test log too.
+// logBuffer keeps a daemon's log lines, written from many goroutines, for
+// counting and reading, and sends them to the test log too if tb is set.
 type logBuffer struct {
 	tb  testing.TB
 	mu  sync.Mutex
@@ -31,7 +30,9 @@ type logBuffer struct {
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
-	b.tb.Log(strings.TrimRight(string(p), "\n"))
+	if b.tb != nil {
+		b.tb.Log(strings.TrimRight(string(p), "\n"))
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
@@ -41,6 +42,12 @@ func (b *logBuffer) count(s string) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return strings.Count(b.buf.String(), s)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startLogged is startDaemon with its log kept, and a Close whose error the
@@ -65,12 +72,7 @@ func startLogged(tb testing.TB, content string, opts ...func(*Config)) (*testDae
 
 func getBody(tb testing.TB, url string) (int, string) {
 	tb.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	resp, body := httpGet(tb, url)
 	return resp.StatusCode, string(body)
 }
 
@@ -323,20 +325,12 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	// A big sparse file hashed by one worker takes seconds: the daemon
 	// holds the row when it is killed.
 	b := newBinaryDaemon(t, buildBinary(t), 1<<30)
-	state := b.state
 	start := func() (*exec.Cmd, *logWatcher) {
 		cmd, w, _ := b.start()
 		return cmd, w
 	}
 	cmd, _ := start()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(state, "catalog.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("INSERT INTO files(path) VALUES ('big.img')"); err != nil {
-		t.Fatal(err)
-	}
+	db := b.addBig()
 	var holder sql.NullString
 	var st string
 	for end := time.Now().Add(10 * time.Second); !holder.Valid && time.Now().Before(end); {

@@ -78,7 +78,7 @@ func TestWatchdogFedOnlyWhileHealthy(t *testing.T) {
 	const interval = 100 * time.Millisecond // a ping every 50 ms
 	sock := systemdSocket(t, interval)
 	m, closed := startMain(t, t.TempDir(), testLogger(t))
-	var out syncBuffer
+	var out logBuffer
 	stop := watchdog(newLogger(&out, "text", slog.LevelInfo), m.Healthy)
 	defer stop()
 

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -137,24 +136,6 @@ func TestLogDurationsAsText(t *testing.T) {
 	}
 }
 
-// syncBuffer collects the lines of a daemon's loggers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // topKeys returns the keys of a JSON object in order, repeats included,
 // which decoding into a map would hide.
 func topKeys(line string) ([]string, map[string]any, error) {
@@ -219,7 +200,7 @@ func TestLogOneComponentKey(t *testing.T) {
 	t.Run("daemon", func(t *testing.T) {
 		// The whole daemon logs through newLogger, its BitTorrent client
 		// included: no line may carry the key twice.
-		var out syncBuffer
+		var out logBuffer
 		content := t.TempDir()
 		writeRandom(t, filepath.Join(content, "a.bin"), 100<<10)
 		m := NewMain(testConfig(t, content), newLogger(&out, "json", slog.LevelDebug))

@@ -119,6 +119,21 @@ func (b *binaryDaemon) start() (*exec.Cmd, *logWatcher, string) {
 	return cmd, w, w.waitFor(b.t, "lanseedd running", 20*time.Second)
 }
 
+// addBig adds big.img to the running daemon's catalog, as the site would,
+// and returns the catalog for the test to watch the row.
+func (b *binaryDaemon) addBig() *sql.DB {
+	b.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(b.state, "catalog.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec("INSERT INTO files(path) VALUES ('big.img')"); err != nil {
+		b.t.Fatal(err)
+	}
+	return db
+}
+
 // logWatcher follows a process's log lines.
 type logWatcher struct {
 	lines chan string
@@ -169,7 +184,7 @@ func TestSignals(t *testing.T) {
 	// be interrupted.
 	b := newBinaryDaemon(t, bin, 4<<30)
 	snapshot.Guard(t, b.content)
-	state, cfgFile := b.state, b.cfgFile
+	cfgFile := b.cfgFile
 	var running string
 	start := func() (*exec.Cmd, *logWatcher) {
 		cmd, w, line := b.start()
@@ -177,14 +192,7 @@ func TestSignals(t *testing.T) {
 		return cmd, w
 	}
 	cmd, w := start()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(state, "catalog.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("INSERT INTO files(path) VALUES ('big.img')"); err != nil {
-		t.Fatal(err)
-	}
+	db := b.addBig()
 	// Claimed and hashing: give it a moment into the file, then stop it.
 	time.Sleep(time.Second)
 	var state0 string

@@ -36,11 +36,14 @@ func verifyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("workers") {
+				workers = cfg.Seeder.HashWorkers // as the daemon hashes
+			}
 			return runVerify(cmd.Context(), cfg, args, workers, dryRun, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	configFlags(cmd.Flags(), l)
-	cmd.Flags().IntVar(&workers, "workers", 0, "hashing goroutines (default one per core)")
+	cmd.Flags().IntVar(&workers, "workers", 0, "hashing goroutines (default seeder.hash_workers: 0, one per core)")
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "report only; leave the rows as they are")
 	return cmd
 }
