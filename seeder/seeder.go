@@ -318,9 +318,6 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 			s.watch.forget(row.FileID) // only an edit of the row helps
 		} else {
 			s.watch.track(row.FileID, row.Path, res.State, watch)
-			if watch != nil {
-				s.watch.recheck(row.FileID)
-			}
 		}
 		log.Warn("row cannot be seeded", "state", res.State, "err", res.Error)
 		return nil
@@ -359,7 +356,6 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 	}
 	s.retries.reset(row.FileID)
 	s.watch.track(row.FileID, row.Path, lanseedd.StateReady, &l)
-	s.watch.recheck(row.FileID)
 	if ok {
 		log.Info("torrent ready", "infohash", res.InfoHash, "size", l.Total)
 	} else {

@@ -304,18 +304,6 @@ func (w *watcher) markAll() {
 	w.armLocked()
 }
 
-// recheck looks at a row once more after the debounce: a file that changed
-// or went away between its scan and track, before its watch was in place,
-// sends no event that the watch could see.
-func (w *watcher) recheck(fileID int64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, ok := w.rows[fileID]; ok {
-		w.dirty[fileID] = true
-		w.armLocked()
-	}
-}
-
 func (w *watcher) armLocked() {
 	if w.flushTimer != nil {
 		return

@@ -129,21 +129,3 @@ func TestWatcherOutOfWatchesFallsBackToRescan(t *testing.T) {
 }
 
 func laterMtime() { time.Sleep(20 * time.Millisecond) }
-
-// TestRecheckSeesWhatCameBeforeTheWatch: a file removed after its row was
-// scanned but before its watch was in place sends no event; recheck finds
-// it all the same (an empty file's row would otherwise stay in error, not
-// missing, until the rescan).
-func TestRecheckSeesWhatCameBeforeTheWatch(t *testing.T) {
-	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "empty.bin"), 0)
-	w, r, _ := startWatcher(t, root, 0, 0)
-	l, err := Scan(filepath.Join(root, "empty.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(filepath.Join(root, "empty.bin"))
-	w.track(1, "empty.bin", lanseedd.StateError, &l)
-	w.recheck(1)
-	r.wait(t, 1, 2*time.Second)
-}
