@@ -73,7 +73,10 @@ func chaos(t *testing.T, srv dbServer, changes int) {
 			t.Fatal(err)
 		}
 	}
-	w.d = startDaemon(t, daemonConfig{Catalog: dsn, Content: content})
+	// The rescan is the daemon's safety net for changes the filesystem
+	// watch does not report; at the default 10 minutes it would never run
+	// within the convergence bound.
+	w.d = startDaemon(t, daemonConfig{Catalog: dsn, Content: content, YAML: "seeder:\n  rescan_interval: 20s"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go w.sampleEvery(ctx, 200*time.Millisecond)
