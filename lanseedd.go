@@ -107,6 +107,44 @@ type SeederStats struct {
 	// StateDirError says why .torrent files cannot be written to the state
 	// directory (full, read-only…); empty while they can.
 	StateDirError string `json:"state_dir_error,omitempty"`
+	// Load is the load mode (demand or eager); Torrents are the torrents
+	// loaded in the client, MaxLoaded their cap in demand mode.
+	Load      string `json:"load"`
+	MaxLoaded int    `json:"max_loaded"`
+	// Activations count torrents loaded for a peer (an announce or a
+	// connection), ActivationFailures those that could not be; Unloads
+	// count torrents unloaded after the quiet time, Evictions those
+	// unloaded because MaxLoaded was reached.
+	Activations        int64 `json:"activations"`
+	ActivationFailures int64 `json:"activation_failures"`
+	Unloads            int64 `json:"unloads"`
+	Evictions          int64 `json:"evictions"`
+	// ActivationSeconds is the distribution of activation latencies.
+	ActivationSeconds Histogram `json:"activation_seconds"`
+	// Sweep are the figures of the last sweep of ready rows' files.
+	Sweep SweepStats `json:"last_sweep"`
+}
+
+// Histogram is a distribution of values: cumulative counts per upper bound.
+type Histogram struct {
+	Count   uint64   `json:"count"`
+	Sum     float64  `json:"sum"`
+	Buckets []Bucket `json:"buckets"`
+}
+
+// Bucket counts the values up to LE.
+type Bucket struct {
+	LE    float64 `json:"le"`
+	Count uint64  `json:"count"`
+}
+
+// SweepStats are the figures of a sweep: every ready row not loaded has its
+// files stat'ed (nothing read), and those that changed are rehashed.
+type SweepStats struct {
+	Rows     int64     `json:"rows"`
+	Requeued int64     `json:"requeued"`
+	Seconds  float64   `json:"seconds"`
+	At       time.Time `json:"at"`
 }
 
 // TorrentStats are one seeded torrent's figures.

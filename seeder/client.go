@@ -7,9 +7,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
@@ -22,7 +22,6 @@ type client struct {
 	st       *roStorage
 	log      *slog.Logger
 	up, down *rate.Limiter
-	onSeed   atomic.Pointer[func([20]byte, bool)]
 
 	mu       sync.Mutex
 	torrents map[metainfo.Hash]*torrent.Torrent
@@ -31,7 +30,10 @@ type client struct {
 	maxConns int
 }
 
-func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)) (*client, error) {
+// newClient starts the client. changed is the storage's hook (see
+// roStorage.notify); incoming is called, before the client looks the
+// torrent up, when a peer's handshake names an infohash not loaded.
+func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int), incoming func(metainfo.Hash)) (*client, error) {
 	st := newROStorage(cfg.OpenFiles, changed)
 	cc := torrent.NewDefaultClientConfig()
 	// The client's own files live in the state directory, never in content.
@@ -80,19 +82,33 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	cc.HeaderObfuscationPolicy.Preferred = false
 	cc.HeaderObfuscationPolicy.RequirePreferred = false
 	cc.Slogger = logger.With("component", "bittorrent")
+	c := &client{st: st, log: logger, up: up, down: down,
+		torrents: make(map[metainfo.Hash]*torrent.Torrent),
+		added:    make(map[metainfo.Hash]int),
+		maxConns: cfg.MaxConnsPerTorrent,
+	}
+	// A peer that knows us from PEX or an old peer list connects without
+	// announcing: the handshake names the torrent, which is loaded before
+	// the client looks for it (anacrolix calls this without its lock, on
+	// the connection's own goroutine). Obfuscated handshakes are matched
+	// against loaded torrents only, before this point.
+	cc.Callbacks.CompletedHandshake = func(_ *torrent.PeerConn, ih torrent.InfoHash) {
+		if incoming != nil && !c.seeding(ih) {
+			incoming(ih)
+		}
+	}
 	cl, err := torrent.NewClient(cc)
 	if err != nil {
 		return nil, fmt.Errorf("seeder: start BitTorrent client on port %d: %w", cfg.PeerPort, err)
 	}
-	return &client{cl: cl, st: st, log: logger, up: up, down: down,
-		torrents: make(map[metainfo.Hash]*torrent.Torrent),
-		added:    make(map[metainfo.Hash]int),
-		maxConns: cfg.MaxConnsPerTorrent,
-	}, nil
+	c.cl = cl
+	return c, nil
 }
 
 // seed adds a torrent whose data is the layout's files, all pieces complete.
-func (c *client) seed(mi *metainfo.MetaInfo, l Layout) (metainfo.Hash, error) {
+// It announces to trackers only (not to the torrent's own announce list:
+// our tracker lists this seeder without it).
+func (c *client) seed(mi *metainfo.MetaInfo, l Layout, trackers [][]string) (metainfo.Hash, error) {
 	ih := mi.HashInfoBytes()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -104,15 +120,13 @@ func (c *client) seed(mi *metainfo.MetaInfo, l Layout) (metainfo.Hash, error) {
 		return ih, fmt.Errorf("seed %s: %w", ih.HexString(), err)
 	}
 	// One announce per tier, to its first URL, as BEP 12 has a client use
-	// one URL of a tier: our tracker serves HTTP and UDP from one swarm, and
-	// announcing twice doubles the client's per-torrent tracker state.
-	// spec.Trackers is mi's own announce-list: cut a copy, or the .torrent
-	// served and the magnet made from mi lose their other URLs (UDP).
-	firsts := make([][]string, len(spec.Trackers))
-	for i, tier := range spec.Trackers {
-		firsts[i] = tier[:min(len(tier), 1):min(len(tier), 1)]
+	// one URL of a tier. The slices are cut from copies: spec.Trackers was
+	// mi's own announce-list, which the .torrent served and the magnet
+	// made from mi keep whole.
+	spec.Trackers = make([][]string, len(trackers))
+	for i, tier := range trackers {
+		spec.Trackers[i] = slices.Clone(tier[:min(len(tier), 1)])
 	}
-	spec.Trackers = firsts
 	// anacrolix keeps each infohash's announce state per tracker for the
 	// client's lifetime: a torrent dropped (its file went missing) and added
 	// again announces nothing until an interval after its "stopped"
@@ -120,16 +134,16 @@ func (c *client) seed(mi *metainfo.MetaInfo, l Layout) (metainfo.Hash, error) {
 	// for minutes. A torrent added again announces to its trackers' URLs
 	// with a query parameter that trackers ignore, which anacrolix sees as
 	// new trackers. The .torrent served to clients is unchanged.
-	if n := c.added[ih]; n > 0 {
-		spec.Trackers = reannounceURLs(spec.Trackers, n)
+	if len(spec.Trackers) > 0 {
+		if n := c.added[ih]; n > 0 {
+			spec.Trackers = reannounceURLs(spec.Trackers, n)
+		}
+		c.added[ih]++
 	}
-	c.added[ih]++
 	c.st.register(ih, l.Files)
-	c.notify(ih, true) // before the first announce, which the hook may have to allow
 	t, _, err := c.cl.AddTorrentSpec(spec)
 	if err != nil {
 		c.st.unregister(ih)
-		c.notify(ih, false)
 		return ih, fmt.Errorf("seed %s: %w", ih.HexString(), err)
 	}
 	t.SetMaxEstablishedConns(c.maxConns)
@@ -146,19 +160,8 @@ func (c *client) drop(ih metainfo.Hash) {
 	if ok {
 		t.Drop()
 		c.st.unregister(ih)
-		c.notify(ih, false)
 	}
 }
-
-func (c *client) notify(ih metainfo.Hash, seeded bool) {
-	if f := c.onSeed.Load(); f != nil {
-		(*f)(ih, seeded)
-	}
-}
-
-// SetSeedHook gives the seeder a function called as a torrent starts
-// (before its first announce) and stops being seeded. Set it before Run.
-func (s *Seeder) SetSeedHook(f func(infohash [20]byte, seeded bool)) { s.cl.onSeed.Store(&f) }
 
 // seeding reports whether the client seeds ih.
 func (c *client) seeding(ih metainfo.Hash) bool {
@@ -166,6 +169,17 @@ func (c *client) seeding(ih metainfo.Hash) bool {
 	defer c.mu.Unlock()
 	_, ok := c.torrents[ih]
 	return ok
+}
+
+// peers is how many peers are connected for ih.
+func (c *client) peers(ih metainfo.Hash) int {
+	c.mu.Lock()
+	t, ok := c.torrents[ih]
+	c.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	return len(t.PeerConns())
 }
 
 // count is how many torrents the client seeds.

@@ -29,12 +29,12 @@ func TestSeedKeepsAnnounceList(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.StateDir, cfg.PeerPort = t.TempDir(), 0
-	c, err := newClient(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	c, err := newClient(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.close()
-	if _, err := c.seed(mi, l); err != nil {
+	if _, err := c.seed(mi, l, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := mi.UpvertedAnnounceList(); len(got) != 1 || !slices.Equal(got[0], tier) {

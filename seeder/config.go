@@ -59,12 +59,33 @@ type Config struct {
 	// chatter.)
 	UploadRate   int64 `yaml:"upload_rate"`
 	DownloadRate int64 `yaml:"download_rate"`
-	// ExtraAnnounce are trackers announced to besides lanseedd's own.
+	// ExtraAnnounce are trackers announced to besides lanseedd's own. Only
+	// loaded torrents announce there (see Load).
 	ExtraAnnounce []string `yaml:"extra_announce"`
+	// Load says when a ready row's torrent is loaded into the BitTorrent
+	// client: "demand" (a peer asks for it: an announce to our tracker or
+	// an incoming connection) or "eager" (all of them, all the time, as
+	// other seeding clients do; memory grows with the catalog).
+	Load LoadMode `yaml:"load"`
+	// UnloadAfter is how long a loaded torrent stays loaded with no peer
+	// connected and no announce for it (demand mode).
+	UnloadAfter time.Duration `yaml:"unload_after"`
+	// MaxLoaded caps the torrents loaded at once (demand mode); the least
+	// recently used goes first.
+	MaxLoaded int `yaml:"max_loaded"`
 	// Publish are the publishing policies: validation, size limits,
 	// expiry. They are the config file's publish: section, not seeder:'s.
 	Publish publish.Config `yaml:"-"`
 }
+
+// LoadMode is when torrents are loaded into the client (Config.Load).
+type LoadMode string
+
+// Load modes.
+const (
+	LoadDemand LoadMode = "demand"
+	LoadEager  LoadMode = "eager"
+)
 
 // DefaultConfig returns the seeder's defaults.
 func DefaultConfig() Config {
@@ -80,6 +101,9 @@ func DefaultConfig() Config {
 		OpenFiles:          512,
 		MaxConnsPerTorrent: 100,
 		MaxHalfOpenConns:   100,
+		Load:               LoadDemand,
+		UnloadAfter:        10 * time.Minute,
+		MaxLoaded:          2000,
 		Publish:            publish.DefaultConfig(),
 	}
 }
@@ -119,6 +143,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("seeder.upload_rate: must be >= 0 bytes/s (0: no limit), got %d", c.UploadRate)
 	case c.DownloadRate < 0:
 		return fmt.Errorf("seeder.download_rate: must be >= 0 bytes/s (0: no limit), got %d", c.DownloadRate)
+	case c.Load != LoadDemand && c.Load != LoadEager:
+		return fmt.Errorf("seeder.load: want %s or %s, got %q", LoadDemand, LoadEager, c.Load)
+	case c.UnloadAfter < time.Second:
+		return fmt.Errorf("seeder.unload_after: must be >= 1s, got %s", c.UnloadAfter)
+	case c.MaxLoaded < 1:
+		return fmt.Errorf("seeder.max_loaded: must be >= 1, got %d", c.MaxLoaded)
 	}
 	if err := c.checkApart(); err != nil {
 		return err

@@ -101,39 +101,64 @@ func (s *Seeder) restoreEmpty(ctx context.Context, row lanseedd.Row) {
 }
 
 func (s *Seeder) restoreRow(row lanseedd.Row) error {
-	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+	mi, l, err := s.prepare(row, true)
 	if err != nil {
 		return err
+	}
+	return s.seedRow(row, mi, l)
+}
+
+// errContentChanged says a ready row's files are not those it was hashed
+// from.
+var errContentChanged = errors.New("content changed since it was hashed")
+
+// prepare checks a ready row against its files' stat data (nothing of them
+// is read) and returns its stored torrent and layout, for loading. With
+// rewrite, the stored .torrent is rewritten if the announce or web seed
+// URLs changed in the configuration.
+func (s *Seeder) prepare(row lanseedd.Row, rewrite bool) (*metainfo.MetaInfo, Layout, error) {
+	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+	if err != nil {
+		return nil, Layout{}, err
 	}
 	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
 	if err != nil {
-		return err
+		return nil, Layout{}, err
 	}
 	if l.Fingerprint != row.Fingerprint {
-		return errors.New("content changed while lanseedd was stopped")
+		return nil, Layout{}, errContentChanged
 	}
 	path := s.TorrentFile(row.FileID)
 	stored, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, Layout{}, err
 	}
 	mi, err := metainfo.Load(bytes.NewReader(stored))
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, Layout{}, fmt.Errorf("%s: %w", path, err)
 	}
 	info, err := mi.UnmarshalInfo()
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, Layout{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if ih := mi.HashInfoBytes(); ih.HexString() != row.InfoHash {
-		return fmt.Errorf("stored .torrent has infohash %s, catalog says %s", ih.HexString(), row.InfoHash)
+		return nil, Layout{}, fmt.Errorf("stored .torrent has infohash %s, catalog says %s", ih.HexString(), row.InfoHash)
 	}
 	if l, err = l.inOrderOf(&info); err != nil {
-		return err
+		return nil, Layout{}, err
 	}
-	// Announce and web seed URLs may have changed in the configuration;
-	// they are outside the info dictionary, so the infohash stays. The file
-	// is rewritten only if they did.
+	if rewrite {
+		if err := s.rewriteURLs(path, stored, row, mi); err != nil {
+			return nil, Layout{}, err
+		}
+	}
+	return mi, l, nil
+}
+
+// rewriteURLs rewrites a stored .torrent if the announce or web seed URLs
+// of the configuration are not those it has. They are outside the info
+// dictionary, so the infohash stays.
+func (s *Seeder) rewriteURLs(path string, stored []byte, row lanseedd.Row, mi *metainfo.MetaInfo) error {
 	mi = MetaInfo(mi.InfoBytes, s.announce, s.webSeedsOf(row))
 	var buf bytes.Buffer
 	if err := mi.Write(&buf); err != nil {
@@ -144,11 +169,5 @@ func (s *Seeder) restoreRow(row lanseedd.Row) error {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
-	ih, err := s.cl.seed(mi, l)
-	if err != nil {
-		return err
-	}
-	s.track(row.FileID, ih)
-	s.watch.track(row.FileID, row.Path, row.State, &l)
 	return nil
 }

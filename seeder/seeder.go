@@ -29,8 +29,18 @@ type Catalog interface {
 	Forget(ctx context.Context, fileID, generation int64) (bool, error)
 	// Requeue marks a row pending again, bumping its generation.
 	Requeue(ctx context.Context, fileID int64, reason string) error
-	// Rows returns rows in the given states.
+	// Rows returns rows in the given states (the few: missing, error).
 	Rows(ctx context.Context, states ...lanseedd.State) ([]lanseedd.Row, error)
+	// Scan returns up to limit rows in the given states (any when none)
+	// with file ids above after, in file id order.
+	Scan(ctx context.Context, after int64, limit int, states ...lanseedd.State) ([]lanseedd.Row, error)
+	// States returns the states of the rows of ids that exist.
+	States(ctx context.Context, ids []int64) (map[int64]lanseedd.State, error)
+	// Get returns one row.
+	Get(ctx context.Context, fileID int64) (lanseedd.Row, error)
+	// GetByInfoHash returns the ready row with that infohash, or an error
+	// wrapping lanseedd.ErrNotFound.
+	GetByInfoHash(ctx context.Context, infohash string) (lanseedd.Row, error)
 	// Expiring returns ready rows past their expiry, counting maxAge
 	// (0: none) from their publication.
 	Expiring(ctx context.Context, maxAge time.Duration) ([]lanseedd.Row, error)
@@ -43,17 +53,22 @@ type Seeder struct {
 	cfg      Config
 	cat      Catalog
 	announce [][]string // tiers
-	webSeeds WebSeeds
+	// extraTiers are the tiers loaded torrents announce to: the extra
+	// trackers only, as ours lists this seeder by itself (Has).
+	extraTiers [][]string
+	webSeeds   WebSeeds
 	// magnetSeeds, if set, are the web seeds of the stored magnets.
 	magnetSeeds WebSeeds
 	log         *slog.Logger
 	cl          *client
 	torrents    string // directory of .torrent files
 
-	wake      chan struct{}
-	announced atomic.Pointer[func(context.Context, [20]byte) bool]
-	hashed    hashCounters
-	watch     *watcher
+	wake   chan struct{}
+	hashed hashCounters
+	watch  *watcher
+	demand *demand
+	// sweepStats are the figures of the last sweep of ready rows.
+	sweepStats atomic.Pointer[lanseedd.SweepStats]
 	// hashing bounds the rows hashed at once (Config.Parallel); more rows
 	// are in flight, waiting on the tracker or the catalog. smallLane is
 	// one more slot that only files under smallFile take, so that a few
@@ -92,18 +107,20 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 	}
 	cfg.ContentRoot = root
 	s := &Seeder{
-		cfg:      cfg,
-		cat:      cat,
-		announce: announceTiers(announce, cfg.ExtraAnnounce),
-		webSeeds: webSeeds,
-		log:      logger,
-		torrents: filepath.Join(cfg.StateDir, "torrents"),
-		wake:     make(chan struct{}, 1),
-		byFile:   make(map[int64]metainfo.Hash),
-		byHash:   make(map[metainfo.Hash]map[int64]bool),
-		inflight: make(map[int64]bool),
-		settling: make(map[int64]settle),
-		hashing:  make(chan struct{}, cfg.Parallel),
+		cfg:        cfg,
+		cat:        cat,
+		announce:   announceTiers(announce, cfg.ExtraAnnounce),
+		extraTiers: announceTiers(nil, cfg.ExtraAnnounce),
+		demand:     newDemand(),
+		webSeeds:   webSeeds,
+		log:        logger,
+		torrents:   filepath.Join(cfg.StateDir, "torrents"),
+		wake:       make(chan struct{}, 1),
+		byFile:     make(map[int64]metainfo.Hash),
+		byHash:     make(map[metainfo.Hash]map[int64]bool),
+		inflight:   make(map[int64]bool),
+		settling:   make(map[int64]settle),
+		hashing:    make(chan struct{}, cfg.Parallel),
 	}
 	s.smallLane = make(chan struct{}, 1)
 	s.state = &stateDir{dir: s.torrents, log: logger, resumed: s.Wake}
@@ -113,7 +130,7 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 	if s.validator, err = publish.NewValidator(cfg.Publish); err != nil {
 		return nil, err
 	}
-	s.cl, err = newClient(cfg, logger, s.badPiece)
+	s.cl, err = newClient(cfg, logger, s.badPiece, s.incoming)
 	if err != nil {
 		return nil, err
 	}
@@ -139,14 +156,12 @@ func (s *Seeder) TorrentFile(fileID int64) string {
 // Seeding reports whether the client seeds infohash ih.
 func (s *Seeder) Seeding(ih metainfo.Hash) bool { return s.cl.seeding(ih) }
 
-// announceWait bounds how long a new torrent waits for its first announce.
-const announceWait = 5 * time.Second
-
-// SetAnnounced gives the seeder a check that blocks until the tracker lists
-// this seeder in the swarm of infohash (or ctx ends), and reports whether it
-// does. Rows are recorded ready only once it passes or times out.
-func (s *Seeder) SetAnnounced(check func(ctx context.Context, infohash [20]byte) bool) {
-	s.announced.Store(&check)
+// incoming loads the torrent a peer's handshake names, if it is a ready
+// row's (demand mode).
+func (s *Seeder) incoming(ih metainfo.Hash) {
+	if s.cfg.Load == LoadDemand {
+		s.Has(ih, true)
+	}
 }
 
 // Wake tells the seeder that the catalog may have changed. It never blocks.
@@ -171,7 +186,13 @@ func (s *Seeder) Run(ctx context.Context) error {
 	// Expiries first: a torrent that expired while the daemon was down is
 	// withdrawn, not restored.
 	s.checkExpiry(ctx)
-	if err := s.restore(ctx); err != nil && ctx.Err() == nil {
+	if s.cfg.Load == LoadDemand {
+		if err := s.restoreDemand(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("restoring state failed", "err", err)
+		}
+		watching.Go(func() { s.unloadIdle(ctx) })
+		watching.Go(func() { s.sweepEvery(ctx) })
+	} else if err := s.restore(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("restoring seeded torrents failed; they are rehashed as they come", "err", err)
 	}
 	defer s.retries.stop()
@@ -333,20 +354,16 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 	if err := writeTorrent(s.TorrentFile(row.FileID), mi); err != nil {
 		return s.state.failed(err)
 	}
-	if _, err := s.cl.seed(mi, l); err != nil {
-		return err
-	}
 	s.unseed(row.FileID, ih)
-	s.track(row.FileID, ih)
-	if check := s.announced.Load(); check != nil {
-		// "ready" promises a download that starts now: a client that
-		// fetched the .torrent before our first announce would otherwise
-		// find no peer until its next announce, minutes later.
-		wait, cancel := context.WithTimeout(ctx, announceWait)
-		if !(*check)(wait, ih) && ctx.Err() == nil {
-			log.Warn("the tracker has not seen the seeder yet; marking ready anyway", "infohash", ih.HexString())
+	// Eager mode loads every torrent; demand mode only keeps a torrent
+	// already loaded (the same content, rehashed after a touch). Either
+	// way our tracker lists this seeder as soon as the row is ready.
+	loaded := s.cl.seeding(ih)
+	if s.cfg.Load == LoadEager || loaded {
+		if err := s.seedRow(row, mi, l); err != nil {
+			return err
 		}
-		cancel()
+		loaded = true
 	}
 	res.State, res.InfoHash, res.Name, res.Size, res.Fingerprint = lanseedd.StateReady, ih.HexString(), l.Name, l.Total, l.Fingerprint
 	res.Magnet = s.magnet(row, mi, l)
@@ -355,8 +372,15 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		return err
 	}
 	s.retries.reset(row.FileID)
-	s.watch.track(row.FileID, row.Path, lanseedd.StateReady, &l)
+	if loaded {
+		s.watch.track(row.FileID, row.Path, lanseedd.StateReady, &l)
+	} else {
+		// A ready row not loaded is looked at by the sweep and when it is
+		// loaded: nothing of it stays in memory.
+		s.watch.forget(row.FileID)
+	}
 	if ok {
+		s.published(ih, row.FileID)
 		log.Info("torrent ready", "infohash", res.InfoHash, "size", l.Total)
 	} else {
 		log.Debug("row changed while hashing; redone")
@@ -480,8 +504,45 @@ func (s *Seeder) unseed(fileID int64, keep metainfo.Hash) {
 		delete(s.byHash, old)
 	}
 	s.mu.Unlock()
+	s.withdrawn(old)
 	if unused {
+		d := s.demand
+		d.mu.Lock()
+		delete(d.used, old)
 		s.cl.drop(old)
+		d.mu.Unlock()
+	}
+}
+
+// untrack forgets the rows seeded as ih and returns their ids.
+func (s *Seeder) untrack(ih metainfo.Hash) []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []int64
+	for id := range s.byHash[ih] {
+		ids = append(ids, id)
+		delete(s.byFile, id)
+	}
+	delete(s.byHash, ih)
+	return ids
+}
+
+// sweepEvery sweeps the ready rows at start, then every
+// Config.RescanInterval (if not 0).
+func (s *Seeder) sweepEvery(ctx context.Context) {
+	s.sweep(ctx, true)
+	if s.cfg.RescanInterval == 0 {
+		return
+	}
+	tick := time.NewTicker(s.cfg.RescanInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			s.sweep(ctx, false)
+		}
 	}
 }
 

@@ -26,6 +26,12 @@ func (s *Seeder) Stats() lanseedd.SeederStats {
 		HashSeconds: time.Duration(s.hashed.nanos.Load()).Seconds(),
 	}
 	st.UploadRate, st.DownloadRate = s.Rates()
+	d := s.demand
+	st.Load, st.MaxLoaded = string(s.cfg.Load), s.cfg.MaxLoaded
+	st.Activations, st.ActivationFailures = d.activations.Load(), d.failures.Load()
+	st.Unloads, st.Evictions = d.quiet.Load(), d.evicted.Load()
+	st.ActivationSeconds = d.latency.snapshot()
+	st.Sweep = s.lastSweep()
 	if err := s.state.Err(); err != nil {
 		st.StateDirError = err.Error()
 	}

@@ -163,7 +163,7 @@ func (t *Tracker) scrapeBody(b *httpBuf, rawQuery string) []byte {
 	hashes = slices.Compact(hashes)
 	o := append(b.out[:0], "d5:filesd"...)
 	for i := range hashes {
-		s, l, c, _ := t.store.scrape(&hashes[i])
+		s, l, c, _ := t.scrape(&hashes[i])
 		o = append(o, "20:"...)
 		o = append(o, hashes[i][:]...)
 		o = append(o, "d8:completei"...)

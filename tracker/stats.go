@@ -65,6 +65,6 @@ func (t *Tracker) Stats() Stats {
 
 // Swarm returns the counts of the swarm of infohash, if the tracker holds it.
 func (t *Tracker) Swarm(infohash [20]byte) (SwarmStats, bool) {
-	s, l, c, ok := t.store.scrape(&infohash)
+	s, l, c, ok := t.scrape(&infohash)
 	return SwarmStats{Seeders: s, Leechers: l, Completed: c}, ok
 }

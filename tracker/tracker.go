@@ -16,6 +16,7 @@ type Tracker struct {
 	store *swarmStore
 
 	allowed allowSet
+	local   *Local
 
 	start   time.Time
 	connKey maphash.Seed // keys UDP connection ids
@@ -75,7 +76,10 @@ func (t *Tracker) isAllowed(ih *[20]byte) bool { return t.allowed.has(ih) }
 
 // announce applies the tracker-wide rules and records op.
 func (t *Tracker) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) (announceResult, []byte, []byte, error) {
-	if t.cfg.CatalogOnly && !t.isAllowed(&op.infohash) {
+	// The local seeder is asked first: it loads the torrent before the
+	// reply lists it. A peer leaving needs nothing loaded.
+	local := t.localHas(&op.infohash, op.event != eventStopped)
+	if t.cfg.CatalogOnly && !local && !t.isAllowed(&op.infohash) {
 		return announceResult{}, out4, out6, errNotAllowed
 	}
 	if op.numWant < 0 {
@@ -85,7 +89,29 @@ func (t *Tracker) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []byt
 		op.numWant = t.cfg.MaxNumWant
 	}
 	op.stamp = t.stamp()
-	return t.store.announce(op, wantV4, wantV6, out4, out6)
+	want := op.numWant
+	if local && want > 0 {
+		op.numWant = max(want-len(t.local.Addrs), 0)
+	}
+	res, out4, out6, err := t.store.announce(op, wantV4, wantV6, out4, out6)
+	if err != nil || !local {
+		return res, out4, out6, err
+	}
+	res.seeders++
+	if op.event != eventStopped && want > 0 {
+		out4, out6 = t.appendLocal(op, wantV4, wantV6, &res, out4, out6)
+	}
+	return res, out4, out6, nil
+}
+
+// scrape returns the counts of one swarm, the local seeder included.
+func (t *Tracker) scrape(ih *[20]byte) (seeders, leechers, completed int, ok bool) {
+	seeders, leechers, completed, ok = t.store.scrape(ih)
+	if t.localHas(ih, false) {
+		seeders++
+		ok = true
+	}
+	return
 }
 
 // Run expires peers that stopped announcing and drops empty swarms until ctx
@@ -112,7 +138,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 func (t *Tracker) expire() {
 	var allowed func(*[20]byte) bool
 	if t.cfg.CatalogOnly {
-		allowed = t.isAllowed
+		allowed = func(ih *[20]byte) bool { return t.isAllowed(ih) || t.localHas(ih, false) }
 	}
 	start := time.Now()
 	peers, swarms := t.store.expire(t.stamp(), t.timeout, allowed)

@@ -162,7 +162,7 @@ func (t *Tracker) udpScrape(hashes []byte, tid uint32, out []byte) []byte {
 	out = binary.BigEndian.AppendUint32(out, tid)
 	for i := range n {
 		ih := [20]byte(hashes[i*20 : i*20+20])
-		s, l, c, _ := t.store.scrape(&ih)
+		s, l, c, _ := t.scrape(&ih)
 		out = binary.BigEndian.AppendUint32(out, uint32(s))
 		out = binary.BigEndian.AppendUint32(out, uint32(c))
 		out = binary.BigEndian.AppendUint32(out, uint32(l))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -229,22 +230,12 @@ func (m *Main) Start(ctx context.Context) error {
 			return contentWebSeeds(*m.extraWebSeeds.Load(), row.Path)
 		})
 	}
-	if cfg.Tracker.CatalogOnly {
-		// Only torrents of the catalog are tracked: each is allowed before
-		// its first announce and taken off as it stops being seeded.
-		m.Seeder.SetSeedHook(m.Tracker.Allow)
-	}
-	m.Seeder.SetAnnounced(func(ctx context.Context, ih [20]byte) bool {
-		for {
-			if sw, ok := m.Tracker.Swarm(ih); ok && sw.Seeders > 0 {
-				return true
-			}
-			select {
-			case <-ctx.Done():
-				return false
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
+	// Our tracker lists the seeder in the swarm of every ready row, without
+	// an announce, and loads the torrent when a peer asks (seeder.load).
+	// In catalog-only mode those are the swarms allowed.
+	m.Tracker.SetLocal(&tracker.Local{
+		Addrs: localPeers(ctx, ep.host, cfg.Seeder.PeerBind, m.Seeder.Port(), m.Log),
+		Has:   m.Seeder.Has,
 	})
 	webCfg := cfg.HTTP.Config
 	webCfg.BaseURL, webCfg.Version = ep.links, Version
@@ -430,6 +421,7 @@ func (m *Main) Close() error {
 // endpoints are the URLs that go into torrents and links.
 type endpoints struct {
 	public   string
+	host     string   // the public URL's host, without port
 	links    string   // base of .torrent links and web seeds
 	announce []string // tracker URLs, HTTP and UDP
 }
@@ -451,7 +443,7 @@ func endpointsFor(public string, httpAddr, trackerAddr net.Addr) (endpoints, err
 	}
 	host := u.Hostname()
 	tport := strconv.Itoa(trackerAddr.(*net.TCPAddr).Port)
-	ep := endpoints{public: public}
+	ep := endpoints{public: public, host: host}
 	// HTTP first: every client speaks it, and aria2 without DHT, which
 	// cannot announce over UDP, tries the tier's URLs in order (UDP first
 	// cost it 2 s per download here; HTTP first, nothing).
@@ -465,4 +457,40 @@ func endpointsFor(public string, httpAddr, trackerAddr net.Addr) (endpoints, err
 		ep.links = u.Scheme + "://" + net.JoinHostPort(host, strconv.Itoa(httpAddr.(*net.TCPAddr).Port))
 	}
 	return ep, nil
+}
+
+// localPeers are the addresses our tracker gives peers for this server's
+// seeder: the peer_bind address if set, else the addresses of the public
+// URL's host (where LAN clients reach the tracker, and so this host).
+func localPeers(ctx context.Context, host, bind string, port int, log *slog.Logger) []netip.AddrPort {
+	var addrs []netip.Addr
+	if bind != "" {
+		if a, err := netip.ParseAddr(bind); err == nil && !a.IsUnspecified() {
+			addrs = append(addrs, a.Unmap())
+		}
+	}
+	if len(addrs) == 0 {
+		if a, err := netip.ParseAddr(host); err == nil {
+			addrs = append(addrs, a.Unmap())
+		} else {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			found, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+			cancel()
+			if err != nil {
+				log.Warn("cannot resolve the public URL's host; the tracker lists this server's seeder at 127.0.0.1 only",
+					"host", host, "err", err, "hint", "set http.public_url to an address LAN clients reach")
+			}
+			for _, a := range found {
+				addrs = append(addrs, a.Unmap())
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{127, 0, 0, 1}))
+	}
+	out := make([]netip.AddrPort, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, netip.AddrPortFrom(a, uint16(port)))
+	}
+	return out
 }
