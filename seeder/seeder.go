@@ -41,6 +41,9 @@ type Catalog interface {
 	// GetByInfoHash returns the ready row with that infohash, or an error
 	// wrapping lanseedd.ErrNotFound.
 	GetByInfoHash(ctx context.Context, infohash string) (lanseedd.Row, error)
+	// ReadyByPaths returns the ready rows whose catalog path is one of
+	// paths.
+	ReadyByPaths(ctx context.Context, paths []string) ([]lanseedd.Row, error)
 	// Expiring returns ready rows past their expiry, counting maxAge
 	// (0: none) from their publication.
 	Expiring(ctx context.Context, maxAge time.Duration) ([]lanseedd.Row, error)
@@ -67,6 +70,7 @@ type Seeder struct {
 	hashed hashCounters
 	watch  *watcher
 	demand *demand
+	closed atomic.Bool
 	// sweepStats are the figures of the last sweep of ready rows.
 	sweepStats atomic.Pointer[lanseedd.SweepStats]
 	// hashing bounds the rows hashed at once (Config.Parallel); more rows
@@ -135,11 +139,17 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 		return nil, err
 	}
 	s.watch = newWatcher(root, cfg.Debounce, logger, s.requeue)
+	if cfg.Load == LoadDemand {
+		s.watch.lookup = s.checkPaths
+	}
 	return s, nil
 }
 
 // Close stops the BitTorrent client.
-func (s *Seeder) Close() { s.cl.close() }
+func (s *Seeder) Close() {
+	s.closed.Store(true)
+	s.cl.close()
+}
 
 // Port returns the BitTorrent listen port.
 func (s *Seeder) Port() int { return s.cl.port() }
@@ -375,9 +385,11 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 	if loaded {
 		s.watch.track(row.FileID, row.Path, lanseedd.StateReady, &l)
 	} else {
-		// A ready row not loaded is looked at by the sweep and when it is
-		// loaded: nothing of it stays in memory.
+		// A ready row not loaded is watched by its directory, and looked
+		// at by the sweep and when it is loaded: nothing of it stays in
+		// memory.
 		s.watch.forget(row.FileID)
+		s.watch.watchLayout(&l)
 	}
 	if ok {
 		s.published(ih, row.FileID)

@@ -122,8 +122,9 @@ func (s *Seeder) sweep(ctx context.Context, rewrite bool) {
 			if ih.FromHexString(row.InfoHash) == nil && s.cl.seeding(ih) {
 				continue
 			}
-			_, _, err := s.prepareChecked(row, rewrite)
+			_, l, err := s.prepareChecked(row, rewrite)
 			if err == nil {
+				s.watch.watchLayout(&l)
 				continue
 			}
 			st.Requeued++
@@ -181,4 +182,57 @@ func (s *Seeder) lastSweep() lanseedd.SweepStats {
 		return *p
 	}
 	return lanseedd.SweepStats{}
+}
+
+// checkPaths looks at the ready rows, not loaded, that filesystem events
+// on paths (absolute) concern: rows of those paths and of the directories
+// above them (directory rows). Those whose files changed or went away go
+// back to pending.
+func (s *Seeder) checkPaths(ctx context.Context, paths []string) {
+	seen := make(map[string]bool)
+	var rels []string
+	for _, p := range paths {
+		rel, err := filepath.Rel(s.cfg.ContentRoot, p)
+		if err != nil || !filepath.IsLocal(rel) {
+			continue
+		}
+		for ; rel != "." && !seen[rel]; rel = filepath.Dir(rel) {
+			seen[rel] = true
+			rels = append(rels, rel)
+		}
+	}
+	for len(rels) > 0 {
+		batch := rels[:min(len(rels), 500)]
+		rels = rels[len(batch):]
+		rows, err := s.cat.ReadyByPaths(ctx, batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("looking up changed files in the catalog failed; the rescan will see them", "err", err)
+			}
+			return
+		}
+		for _, row := range rows {
+			var ih metainfo.Hash
+			if ih.FromHexString(row.InfoHash) == nil && s.cl.seeding(ih) {
+				continue // watched by the rows it has loaded
+			}
+			_, _, err := s.prepareChecked(row, false)
+			if err == nil {
+				continue
+			}
+			s.withdrawn(ih)
+			reason := "file changed on disk"
+			if !errors.Is(err, errContentChanged) {
+				reason = "file is gone"
+			}
+			if err := s.cat.Requeue(ctx, row.FileID, reason); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("requeue failed", "file_id", row.FileID, "err", err)
+				}
+				continue
+			}
+			s.log.Info("content changed on disk; rehashing", "file_id", row.FileID, "path", row.Path, "reason", reason)
+			s.Wake()
+		}
+	}
 }

@@ -42,6 +42,14 @@ type watcher struct {
 	limitHit   bool
 	flushTimer *time.Timer
 	flushC     chan struct{}
+
+	// catalogDirs are the directories watched for ready rows that are not
+	// loaded (demand mode), which the watcher does not hold: an event
+	// there names a path, gathered in changed, and lookup finds the rows
+	// it concerns in the catalog. Memory follows directories, not rows.
+	catalogDirs map[string]bool
+	changed     map[string]bool
+	lookup      func(ctx context.Context, paths []string)
 }
 
 // watchedRow is what the watcher knows of one row.
@@ -83,6 +91,9 @@ func newWatcher(root string, debounce time.Duration, logger *slog.Logger, requeu
 		refs:     make(map[string]int),
 		dirty:    make(map[int64]bool),
 		flushC:   make(chan struct{}, 1),
+
+		catalogDirs: make(map[string]bool),
+		changed:     make(map[string]bool),
 	}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -143,6 +154,27 @@ func (w *watcher) track(fileID int64, path string, state lanseedd.State, l *Layo
 	// being marked missing) raised no event.
 	w.dirty[fileID] = true
 	w.armLocked()
+}
+
+// watchLayout watches the directories of a ready row that is not loaded:
+// the one holding it and, for a directory row, every directory with files
+// in it.
+func (w *watcher) watchLayout(l *Layout) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	add := func(dir string) {
+		if !w.catalogDirs[dir] {
+			w.catalogDirs[dir] = true
+			w.addWatchLocked(dir)
+		}
+	}
+	add(filepath.Dir(l.Abs))
+	if l.Dir {
+		add(l.Abs)
+		for _, f := range l.Files {
+			add(filepath.Dir(f.Abs))
+		}
+	}
 }
 
 // forget stops watching a row (deleted, or in error).
@@ -293,6 +325,10 @@ func (w *watcher) event(name string) {
 	if len(w.dirty) > n {
 		w.armLocked()
 	}
+	if w.catalogDirs[filepath.Dir(name)] || w.catalogDirs[name] {
+		w.changed[name] = true
+		w.armLocked()
+	}
 }
 
 func (w *watcher) markAll() {
@@ -329,7 +365,17 @@ func (w *watcher) flush(ctx context.Context) int {
 		}
 	}
 	clear(w.dirty)
+	var paths []string
+	if w.lookup != nil {
+		for p := range w.changed {
+			paths = append(paths, p)
+		}
+	}
+	clear(w.changed)
 	w.mu.Unlock()
+	if len(paths) > 0 {
+		w.lookup(ctx, paths)
+	}
 
 	requeued := 0
 	for _, r := range rows {

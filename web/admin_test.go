@@ -116,6 +116,7 @@ func (s fakeSeeder) Stats() lanseedd.SeederStats {
 	return lanseedd.SeederStats{Torrents: 1, UploadRate: 1 << 20}
 }
 func (fakeSeeder) Problem() error { return nil }
+func (fakeSeeder) OnDemand() bool { return false }
 func (fakeSeeder) TorrentStats([20]byte) (lanseedd.TorrentStats, bool) {
 	return lanseedd.TorrentStats{}, false
 }

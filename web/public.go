@@ -291,8 +291,12 @@ func hideWebSeed(cfg Config, s Seeder, row lanseedd.Row) bool {
 	}
 }
 
-// seeding reports whether the seeder seeds row's torrent.
+// seeding reports whether the seeder seeds row's torrent: every ready row
+// when it loads torrents on demand, else the torrents it has loaded.
 func seeding(s Seeder, row lanseedd.Row) bool {
+	if s.OnDemand() && row.State == lanseedd.StateReady {
+		return true
+	}
 	var ih [20]byte
 	if _, err := hex.Decode(ih[:], []byte(row.InfoHash)); err != nil {
 		return false

@@ -30,8 +30,12 @@ type Seeder interface {
 	ContentRoot() string
 	// Stats are the client's totals.
 	Stats() lanseedd.SeederStats
-	// TorrentStats are one torrent's figures; ok is false if it is not seeded.
+	// TorrentStats are one torrent's figures; ok is false if it is not
+	// loaded.
 	TorrentStats(infohash [20]byte) (s lanseedd.TorrentStats, ok bool)
+	// OnDemand reports whether every ready row is seeded, loaded or not
+	// (seeder.load: demand).
+	OnDemand() bool
 	// Problem says why the seeder cannot make new torrents (its state
 	// directory cannot be written), nil when it can.
 	Problem() error

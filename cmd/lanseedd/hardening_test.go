@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/seeder"
 	"github.com/lanseedd/lanseedd/web"
 )
 
@@ -363,7 +364,9 @@ func TestIdleTimeouts(t *testing.T) {
 func TestLinksDuringOutage(t *testing.T) {
 	content := t.TempDir()
 	writeRandom(t, filepath.Join(content, "a.bin"), 200<<10)
-	cfg := testConfig(t, content)
+	// Links by infohash are served from the torrents loaded (in demand
+	// mode a row's .torrent is found by id only, without the catalog).
+	cfg := testConfig(t, content, func(c *Config) { c.Seeder.Load = seeder.LoadEager })
 	logs := &logBuffer{tb: t}
 	m := NewMain(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err := m.Start(context.Background()); err != nil {
