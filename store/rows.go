@@ -168,22 +168,97 @@ func (s *Store) GetByInfoHash(ctx context.Context, infohash string) (lanseedd.Ro
 	return r, nil
 }
 
-// Rows returns the rows in any of the given states (all rows when none),
-// ordered by file id.
+// Rows returns every row in any of the given states (all rows when none),
+// ordered by file id, in one slice. It is for the states that stay small
+// (missing, error): a walk over ready rows, or over all rows, holds the
+// whole catalog in memory at once and should go through Scan.
 func (s *Store) Rows(ctx context.Context, states ...lanseedd.State) ([]lanseedd.Row, error) {
 	q := `SELECT ` + rowColumns + ` FROM lanseedd_torrents`
-	var args []any
+	args := stateArgs(states)
 	if len(states) > 0 {
-		q += ` WHERE state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`
-		for _, st := range states {
-			args = append(args, string(st))
-		}
+		q += ` WHERE ` + stateIn(len(states))
 	}
 	rows, err := s.queryRows(ctx, q+` ORDER BY file_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read rows: %w", err)
 	}
 	return rows, nil
+}
+
+// Scan returns at most limit rows whose file id is above after, in any of
+// the given states (any state when none), ordered by file id. A walk over
+// the table passes the last row's FileID as the next call's after, starting
+// from 0, and ends at a page shorter than limit: each page is read from the
+// primary key's index and costs the same at any depth, and nothing is held
+// between pages.
+func (s *Store) Scan(ctx context.Context, after int64, limit int, states ...lanseedd.State) ([]lanseedd.Row, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("scan rows: limit must be positive, got %d", limit)
+	}
+	q := `SELECT ` + rowColumns + ` FROM lanseedd_torrents WHERE file_id > ?`
+	args := append([]any{after}, stateArgs(states)...)
+	if len(states) > 0 {
+		q += ` AND ` + stateIn(len(states))
+	}
+	rows, err := s.queryRows(ctx, q+` ORDER BY file_id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("scan rows after %d: %w", after, err)
+	}
+	return rows, nil
+}
+
+// statesBatch is how many ids States asks for in one query: far below every
+// dialect's limit on placeholders, and a statement the server parses fast.
+const statesBatch = 1000
+
+// States returns the state of each of the rows ids that exists; ids absent
+// from the state table are absent from the map. It runs one query per
+// statesBatch ids.
+func (s *Store) States(ctx context.Context, ids []int64) (map[int64]lanseedd.State, error) {
+	out := make(map[int64]lanseedd.State, len(ids))
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), statesBatch)]
+		ids = ids[len(batch):]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		rows, err := s.query(ctx, `SELECT file_id, state FROM lanseedd_torrents
+			WHERE file_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read states: %w", err)
+		}
+		for rows.Next() {
+			var (
+				id int64
+				st string
+			)
+			if err := rows.Scan(&id, &st); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read states: %w", err)
+			}
+			out[id] = lanseedd.State(st)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read states: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// stateIn is the condition "state IN (?, …)" for n states.
+func stateIn(n int) string {
+	return `state IN (?` + strings.Repeat(", ?", n-1) + `)`
+}
+
+// stateArgs are the arguments of stateIn.
+func stateArgs(states []lanseedd.State) []any {
+	args := make([]any, len(states))
+	for i, st := range states {
+		args[i] = string(st)
+	}
+	return args
 }
 
 // Resync compares the whole catalog table with the state table: catalog rows
