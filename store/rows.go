@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd"
-	"github.com/lanseedd/lanseedd/migrations"
 )
 
 const rowColumns = `file_id, path, state, generation, infohash, name, size, error,
@@ -259,102 +258,6 @@ func stateArgs(states []lanseedd.State) []any {
 		args[i] = string(st)
 	}
 	return args
-}
-
-// Resync compares the whole catalog table with the state table: catalog rows
-// without state become pending, changed paths pending, rows gone from the
-// catalog deleted. It returns how many rows it changed. Each fix is guarded
-// by the generation read, so a trigger that fires meanwhile is never undone.
-func (s *Store) Resync(ctx context.Context) (int64, error) {
-	insert, err := migrations.Render(s.d.name, "resync", s.names)
-	if err != nil {
-		return 0, err
-	}
-	drift, err := migrations.Render(s.d.name, "drift", s.names)
-	if err != nil {
-		return 0, err
-	}
-	var total int64
-	err = retry(ctx, func() (err error) {
-		total, err = s.insertMissing(ctx, insert.Statements)
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	type fix struct {
-		id, gen int64
-		path    string
-		gone    bool
-	}
-	var fixes []fix
-	rows, err := s.query(ctx, drift.Statements[0])
-	if err != nil {
-		return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
-	}
-	for rows.Next() {
-		var f fix
-		if err := rows.Scan(&f.id, &f.gen, &f.path, &f.gone); err != nil {
-			rows.Close()
-			return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
-		}
-		fixes = append(fixes, f)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
-	}
-	for _, f := range fixes {
-		var res sql.Result
-		if f.gone {
-			res, err = s.exec(ctx, `UPDATE lanseedd_torrents SET
-					state = 'deleted', generation = generation + 1, updated_at = `+s.d.now+`
-				WHERE file_id = ? AND generation = ? AND state <> 'deleted'`, f.id, f.gen)
-		} else {
-			res, err = s.exec(ctx, `UPDATE lanseedd_torrents SET
-					path = ?, state = 'pending', generation = generation + 1, error = NULL,
-					updated_at = `+s.d.now+`
-				WHERE file_id = ? AND generation = ?`, f.path, f.id, f.gen)
-		}
-		if err != nil {
-			return total, fmt.Errorf("resync row %d: %w", f.id, err)
-		}
-		n, _ := res.RowsAffected()
-		total += n
-	}
-	if total > 0 && s.d.name == "postgres" {
-		// Other daemons on this catalog learn of it at once.
-		s.db.ExecContext(ctx, "SELECT pg_notify('lanseedd', '')")
-	}
-	return total, nil
-}
-
-// insertMissing runs the bulk insert of catalog rows without state. On MySQL
-// it reads the catalog at READ COMMITTED, where INSERT … SELECT takes no
-// shared locks on the catalog's rows that could stall the site's writes.
-func (s *Store) insertMissing(ctx context.Context, stmts []string) (int64, error) {
-	var opts *sql.TxOptions
-	if s.d.name == "mysql" {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	tx, err := s.db.BeginTx(ctx, opts)
-	if err != nil {
-		return 0, fmt.Errorf("resync: %w", err)
-	}
-	defer tx.Rollback()
-	var total int64
-	for _, stmt := range stmts {
-		res, err := tx.ExecContext(ctx, stmt)
-		if err != nil {
-			return 0, fmt.Errorf("resync catalog %q: %w", s.cfg.Table, err)
-		}
-		n, _ := res.RowsAffected()
-		total += n
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("resync: %w", err)
-	}
-	return total, nil
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
