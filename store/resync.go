@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,6 +122,20 @@ func (s *Store) walk(ctx context.Context, ids, id string, step func(lo, hi, n in
 	}
 }
 
+// rangeArgs are the arguments of a statement of the resync and drift
+// templates, whose placeholders come in pairs: lo then hi, once per table
+// the statement restricts to the range.
+func rangeArgs(stmt string, lo, hi int64) []any {
+	args := make([]any, strings.Count(stmt, "?"))
+	for i := range args {
+		args[i] = lo
+		if i%2 == 1 {
+			args[i] = hi
+		}
+	}
+	return args
+}
+
 // insertMissing runs the statements of the resync template on the catalog
 // ids in (lo, hi], in one transaction. On MySQL it reads the catalog at READ
 // COMMITTED, where INSERT … SELECT takes no shared locks on the catalog's
@@ -137,7 +152,7 @@ func (s *Store) insertMissing(ctx context.Context, stmts []string, lo, hi int64)
 	defer tx.Rollback()
 	var total int64
 	for _, stmt := range stmts {
-		res, err := tx.ExecContext(ctx, s.d.rebind(stmt), lo, hi)
+		res, err := tx.ExecContext(ctx, s.d.rebind(stmt), rangeArgs(stmt, lo, hi)...)
 		if err != nil {
 			return 0, fmt.Errorf("resync catalog %q: %w", s.cfg.Table, err)
 		}
@@ -161,7 +176,7 @@ func (s *Store) fixDrift(ctx context.Context, drift string, lo, hi int64) (chang
 	var fixes []fix // at most resyncChunk
 	err = retry(ctx, func() error {
 		fixes = fixes[:0]
-		rows, err := s.db.QueryContext(ctx, s.d.rebind(drift), lo, hi)
+		rows, err := s.db.QueryContext(ctx, s.d.rebind(drift), rangeArgs(drift, lo, hi)...)
 		if err != nil {
 			return err
 		}
