@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -40,25 +41,32 @@ func (s *Store) Counts(ctx context.Context) (map[lanseedd.State]int64, error) {
 
 // Query selects a page of rows for the status page and the API.
 type Query struct {
-	States []lanseedd.State // any state when empty
+	States []lanseedd.State // any state but deleted when empty
 	Search string           // substring of the path, case-insensitive for ASCII
+	// After, when above 0, starts the page after the row with that file id
+	// (the last of the previous page), and Offset is ignored: the page is
+	// read through the primary key's index and costs the same at any
+	// depth, where an offset costs a scan of the rows it skips. Not with
+	// Newest.
+	After  int64
 	Offset int
 	Limit  int
 	// Newest orders by last change, newest first, instead of by file id.
 	Newest bool
 }
 
-// Page returns the rows matching q and how many match in all.
-func (s *Store) Page(ctx context.Context, q Query) ([]lanseedd.Row, int64, error) {
+// ErrNewestAfter is returned by Page for a Query with both Newest and After.
+var ErrNewestAfter = errors.New("a page after a file id is ordered by file id, not newest first")
+
+// where returns q's conditions and their arguments, without After.
+func (q Query) where() (string, []any) {
 	var (
 		where []string
 		args  []any
 	)
 	if len(q.States) > 0 {
-		where = append(where, `state IN (?`+strings.Repeat(", ?", len(q.States)-1)+`)`)
-		for _, st := range q.States {
-			args = append(args, string(st))
-		}
+		where = append(where, stateIn(len(q.States)))
+		args = stateArgs(q.States)
 	} else {
 		where = append(where, `state <> 'deleted'`)
 	}
@@ -67,10 +75,18 @@ func (s *Store) Page(ctx context.Context, q Query) ([]lanseedd.Row, int64, error
 		esc := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(strings.ToLower(q.Search))
 		args = append(args, "%"+esc+"%")
 	}
-	cond := ` WHERE ` + strings.Join(where, ` AND `)
-	var total int64
-	if err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM lanseedd_torrents`+cond), args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count rows: %w", err)
+	return ` WHERE ` + strings.Join(where, ` AND `), args
+}
+
+// pageQuery returns the SELECT of Page and its arguments.
+func (q Query) pageQuery() (string, []any, error) {
+	cond, args := q.where()
+	if q.After > 0 {
+		if q.Newest {
+			return "", nil, ErrNewestAfter
+		}
+		cond += ` AND file_id > ?`
+		args = append(args, q.After)
 	}
 	order := ` ORDER BY file_id`
 	if q.Newest {
@@ -80,12 +96,43 @@ func (s *Store) Page(ctx context.Context, q Query) ([]lanseedd.Row, int64, error
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := s.queryRows(ctx, `SELECT `+rowColumns+` FROM lanseedd_torrents`+cond+order+` LIMIT ? OFFSET ?`,
-		append(args, limit, max(q.Offset, 0))...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read rows: %w", err)
+	sel := `SELECT ` + rowColumns + ` FROM lanseedd_torrents` + cond + order + ` LIMIT ?`
+	args = append(args, limit)
+	if q.After <= 0 {
+		sel += ` OFFSET ?`
+		args = append(args, max(q.Offset, 0))
 	}
-	return rows, total, nil
+	return sel, args, nil
+}
+
+// Page returns the rows matching q. How many match in all is Count's
+// business: at a million rows, counting costs more than reading a page.
+func (s *Store) Page(ctx context.Context, q Query) ([]lanseedd.Row, error) {
+	sel, args, err := q.pageQuery()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.queryRows(ctx, sel, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read rows: %w", err)
+	}
+	return rows, nil
+}
+
+// Count returns how many rows match q's states and search; its After,
+// Offset and Limit play no part. It reads every matching row's index
+// entry (every row with a search): where q has no search, the sum of Counts
+// over its states is the same figure, and can be shared between callers.
+func (s *Store) Count(ctx context.Context, q Query) (int64, error) {
+	cond, args := q.where()
+	var total int64
+	err := retry(ctx, func() error {
+		return s.db.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM lanseedd_torrents`+cond), args...).Scan(&total)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count rows: %w", err)
+	}
+	return total, nil
 }
 
 // OldestPending returns when the longest-waiting pending row last changed;

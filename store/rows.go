@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd"
-	"github.com/lanseedd/lanseedd/migrations"
 )
 
 const rowColumns = `file_id, path, state, generation, infohash, name, size, error,
@@ -168,16 +167,15 @@ func (s *Store) GetByInfoHash(ctx context.Context, infohash string) (lanseedd.Ro
 	return r, nil
 }
 
-// Rows returns the rows in any of the given states (all rows when none),
-// ordered by file id.
+// Rows returns every row in any of the given states (all rows when none),
+// ordered by file id, in one slice. It is for the states that stay small
+// (missing, error): a walk over ready rows, or over all rows, holds the
+// whole catalog in memory at once and should go through Scan.
 func (s *Store) Rows(ctx context.Context, states ...lanseedd.State) ([]lanseedd.Row, error) {
 	q := `SELECT ` + rowColumns + ` FROM lanseedd_torrents`
-	var args []any
+	args := stateArgs(states)
 	if len(states) > 0 {
-		q += ` WHERE state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`
-		for _, st := range states {
-			args = append(args, string(st))
-		}
+		q += ` WHERE ` + stateIn(len(states))
 	}
 	rows, err := s.queryRows(ctx, q+` ORDER BY file_id`, args...)
 	if err != nil {
@@ -186,100 +184,80 @@ func (s *Store) Rows(ctx context.Context, states ...lanseedd.State) ([]lanseedd.
 	return rows, nil
 }
 
-// Resync compares the whole catalog table with the state table: catalog rows
-// without state become pending, changed paths pending, rows gone from the
-// catalog deleted. It returns how many rows it changed. Each fix is guarded
-// by the generation read, so a trigger that fires meanwhile is never undone.
-func (s *Store) Resync(ctx context.Context) (int64, error) {
-	insert, err := migrations.Render(s.d.name, "resync", s.names)
+// Scan returns at most limit rows whose file id is above after, in any of
+// the given states (any state when none), ordered by file id. A walk over
+// the table passes the last row's FileID as the next call's after, starting
+// from 0, and ends at a page shorter than limit: each page is read from the
+// primary key's index and costs the same at any depth, and nothing is held
+// between pages.
+func (s *Store) Scan(ctx context.Context, after int64, limit int, states ...lanseedd.State) ([]lanseedd.Row, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("scan rows: limit must be positive, got %d", limit)
+	}
+	q := `SELECT ` + rowColumns + ` FROM lanseedd_torrents WHERE file_id > ?`
+	args := append([]any{after}, stateArgs(states)...)
+	if len(states) > 0 {
+		q += ` AND ` + stateIn(len(states))
+	}
+	rows, err := s.queryRows(ctx, q+` ORDER BY file_id LIMIT ?`, append(args, limit)...)
 	if err != nil {
-		return 0, err
+		return nil, fmt.Errorf("scan rows after %d: %w", after, err)
 	}
-	drift, err := migrations.Render(s.d.name, "drift", s.names)
-	if err != nil {
-		return 0, err
-	}
-	var total int64
-	err = retry(ctx, func() (err error) {
-		total, err = s.insertMissing(ctx, insert.Statements)
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	type fix struct {
-		id, gen int64
-		path    string
-		gone    bool
-	}
-	var fixes []fix
-	rows, err := s.query(ctx, drift.Statements[0])
-	if err != nil {
-		return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
-	}
-	for rows.Next() {
-		var f fix
-		if err := rows.Scan(&f.id, &f.gen, &f.path, &f.gone); err != nil {
-			rows.Close()
-			return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
-		}
-		fixes = append(fixes, f)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return total, fmt.Errorf("compare catalog %q: %w", s.cfg.Table, err)
-	}
-	for _, f := range fixes {
-		var res sql.Result
-		if f.gone {
-			res, err = s.exec(ctx, `UPDATE lanseedd_torrents SET
-					state = 'deleted', generation = generation + 1, updated_at = `+s.d.now+`
-				WHERE file_id = ? AND generation = ? AND state <> 'deleted'`, f.id, f.gen)
-		} else {
-			res, err = s.exec(ctx, `UPDATE lanseedd_torrents SET
-					path = ?, state = 'pending', generation = generation + 1, error = NULL,
-					updated_at = `+s.d.now+`
-				WHERE file_id = ? AND generation = ?`, f.path, f.id, f.gen)
-		}
-		if err != nil {
-			return total, fmt.Errorf("resync row %d: %w", f.id, err)
-		}
-		n, _ := res.RowsAffected()
-		total += n
-	}
-	if total > 0 && s.d.name == "postgres" {
-		// Other daemons on this catalog learn of it at once.
-		s.db.ExecContext(ctx, "SELECT pg_notify('lanseedd', '')")
-	}
-	return total, nil
+	return rows, nil
 }
 
-// insertMissing runs the bulk insert of catalog rows without state. On MySQL
-// it reads the catalog at READ COMMITTED, where INSERT … SELECT takes no
-// shared locks on the catalog's rows that could stall the site's writes.
-func (s *Store) insertMissing(ctx context.Context, stmts []string) (int64, error) {
-	var opts *sql.TxOptions
-	if s.d.name == "mysql" {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	tx, err := s.db.BeginTx(ctx, opts)
-	if err != nil {
-		return 0, fmt.Errorf("resync: %w", err)
-	}
-	defer tx.Rollback()
-	var total int64
-	for _, stmt := range stmts {
-		res, err := tx.ExecContext(ctx, stmt)
-		if err != nil {
-			return 0, fmt.Errorf("resync catalog %q: %w", s.cfg.Table, err)
+// statesBatch is how many ids States asks for in one query: far below every
+// dialect's limit on placeholders, and a statement the server parses fast.
+const statesBatch = 1000
+
+// States returns the state of each of the rows ids that exists; ids absent
+// from the state table are absent from the map. It runs one query per
+// statesBatch ids.
+func (s *Store) States(ctx context.Context, ids []int64) (map[int64]lanseedd.State, error) {
+	out := make(map[int64]lanseedd.State, len(ids))
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), statesBatch)]
+		ids = ids[len(batch):]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
 		}
-		n, _ := res.RowsAffected()
-		total += n
+		rows, err := s.query(ctx, `SELECT file_id, state FROM lanseedd_torrents
+			WHERE file_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read states: %w", err)
+		}
+		for rows.Next() {
+			var (
+				id int64
+				st string
+			)
+			if err := rows.Scan(&id, &st); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read states: %w", err)
+			}
+			out[id] = lanseedd.State(st)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read states: %w", err)
+		}
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("resync: %w", err)
+	return out, nil
+}
+
+// stateIn is the condition "state IN (?, …)" for n states.
+func stateIn(n int) string {
+	return `state IN (?` + strings.Repeat(", ?", n-1) + `)`
+}
+
+// stateArgs are the arguments of stateIn.
+func stateArgs(states []lanseedd.State) []any {
+	args := make([]any, len(states))
+	for i, st := range states {
+		args[i] = string(st)
 	}
-	return total, nil
+	return args
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

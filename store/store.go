@@ -42,6 +42,7 @@ type Store struct {
 	// outage is logged once.
 	down        atomic.Bool
 	outageSince atomic.Int64 // unix nanoseconds
+	resyncs     resyncStats
 }
 
 // ErrNoCatalog is returned by OpenExisting when the SQLite catalog file does

@@ -106,16 +106,28 @@ func (s *Store) maintain(ctx context.Context, wake func(), reconnected <-chan st
 	}
 }
 
+// slowResync is how long a catalog comparison may take before it is
+// logged at Info even when it found nothing.
+const slowResync = time.Second
+
 func (s *Store) resync(ctx context.Context, wake func()) {
 	n, err := s.Resync(ctx)
-	switch {
-	case err != nil:
+	if err != nil {
 		if ctx.Err() == nil && !s.down.Load() {
 			s.log.Warn("catalog comparison failed", "err", err)
 		}
+		return
+	}
+	st := s.LastResync()
+	attrs := []any{"changed", st.Changed, "examined", st.Examined, "duration", st.Duration.Round(time.Millisecond)}
+	switch {
 	case n > 0:
-		s.log.Info("catalog comparison found changes the triggers missed", "rows", n)
+		s.log.Info("catalog comparison found changes the triggers missed", attrs...)
 		wake()
+	case st.Duration > slowResync:
+		s.log.Info("catalog comparison found nothing to change", attrs...)
+	default:
+		s.log.Debug("catalog comparison found nothing to change", attrs...)
 	}
 }
 

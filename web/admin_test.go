@@ -31,6 +31,8 @@ type fakeCatalog struct {
 	mu   sync.Mutex
 	rows []lanseedd.Row
 	down bool
+	// counted is how many times Counts was called.
+	counted int
 }
 
 var errDown = errors.New("dial tcp 10.0.0.5:5432: connect: connection refused")
@@ -59,24 +61,41 @@ func (c *fakeCatalog) GetByInfoHash(_ context.Context, ih string) (lanseedd.Row,
 	return c.find(func(r lanseedd.Row) bool { return r.InfoHash == strings.ToLower(ih) })
 }
 
-func (c *fakeCatalog) Page(_ context.Context, q store.Query) ([]lanseedd.Row, int64, error) {
+// matching returns the rows in q's states, in order, with ids above
+// q.After.
+func (c *fakeCatalog) matching(q store.Query) ([]lanseedd.Row, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.down {
-		return nil, 0, errDown
+		return nil, errDown
 	}
 	var out []lanseedd.Row
 	for _, r := range c.rows {
-		if len(q.States) == 0 || slices.Contains(q.States, r.State) {
+		if (len(q.States) == 0 || slices.Contains(q.States, r.State)) && r.FileID > q.After {
 			out = append(out, r)
 		}
 	}
-	return out, int64(len(out)), nil
+	return out, nil
+}
+
+func (c *fakeCatalog) Page(_ context.Context, q store.Query) ([]lanseedd.Row, error) {
+	rows, err := c.matching(q)
+	if q.Limit > 0 && len(rows) > q.Limit {
+		rows = rows[:q.Limit]
+	}
+	return rows, err
+}
+
+func (c *fakeCatalog) Count(_ context.Context, q store.Query) (int64, error) {
+	q.After = 0
+	rows, err := c.matching(q)
+	return int64(len(rows)), err
 }
 
 func (c *fakeCatalog) Counts(context.Context) (map[lanseedd.State]int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.counted++
 	if c.down {
 		return nil, errDown
 	}
@@ -429,5 +448,77 @@ func TestStatusPage(t *testing.T) {
 	f.cat.setDown(true)
 	if resp, body := do(t, "GET", f.adm.URL+"/"); resp.StatusCode != 200 || !bytes.Contains(body, []byte("unavailable")) {
 		t.Errorf("status page, catalog down: %s\n%s", resp.Status, body)
+	}
+}
+
+// TestFilesCursor walks /api/files by its next cursor, and the status page
+// by its next links, which carry the same cursor.
+func TestFilesCursor(t *testing.T) {
+	f := newFront(t)
+	type page struct {
+		Total int64 `json:"total"`
+		Next  int64 `json:"next"`
+		Files []struct {
+			ID int64 `json:"id"`
+		} `json:"files"`
+	}
+	var (
+		ids []int64
+		url = f.adm.URL + "/api/files?per_page=2"
+	)
+	for range 3 {
+		resp, body := do(t, "GET", url)
+		var p page
+		if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %s %v\n%s", url, resp.Status, err, body)
+		}
+		if p.Total != 3 {
+			t.Errorf("%s: total %d, want 3", url, p.Total)
+		}
+		for _, fl := range p.Files {
+			ids = append(ids, fl.ID)
+		}
+		if p.Next == 0 {
+			break
+		}
+		url = f.adm.URL + "/api/files?per_page=2&after=" + strconv.FormatInt(p.Next, 10)
+	}
+	if !slices.Equal(ids, []int64{1, 2, 3}) {
+		t.Errorf("walk by next: %v, want [1 2 3]", ids)
+	}
+
+	_, body := do(t, "GET", f.adm.URL+"/?per_page=2")
+	if !bytes.Contains(body, []byte(`href="?after=2&amp;page=2"`)) {
+		t.Errorf("status page's next link does not start after the last row:\n%s", body)
+	}
+	_, body = do(t, "GET", f.adm.URL+"/?per_page=2&after=2&page=2")
+	if !bytes.Contains(body, []byte("c.bin")) || !bytes.Contains(body, []byte(`href="?page=1"`)) {
+		t.Errorf("status page after row 2:\n%s", body)
+	}
+
+	for _, u := range []string{"/api/files?after=x", "/api/files?page=2002", "/api/files?after=-3"} {
+		if resp, body := do(t, "GET", f.adm.URL+u); resp.StatusCode != 400 {
+			t.Errorf("%s: %s, want 400\n%s", u, resp.Status, body)
+		}
+	}
+	if resp, _ := do(t, "GET", f.adm.URL+"/api/files?page=2002&after=2"); resp.StatusCode != 200 {
+		t.Errorf("a deep page after a file id: %s", resp.Status)
+	}
+}
+
+// TestCountsShared: the status page, /api/stats, the totals of /api/files
+// and metrics scrapes share one reading of the per-state counts for a few
+// seconds.
+func TestCountsShared(t *testing.T) {
+	f := newFront(t)
+	for _, u := range []string{"/api/stats", "/", "/api/files", "/metrics", "/api/stats"} {
+		if resp, _ := do(t, "GET", f.adm.URL+u); resp.StatusCode != 200 {
+			t.Fatalf("%s: %s", u, resp.Status)
+		}
+	}
+	f.cat.mu.Lock()
+	defer f.cat.mu.Unlock()
+	if f.cat.counted != 1 {
+		t.Errorf("the catalog was counted %d times, want once", f.cat.counted)
 	}
 }

@@ -52,7 +52,7 @@ type rssEnclosure struct {
 func (p *Public) feed(w http.ResponseWriter, r *http.Request) {
 	var rows []lanseedd.Row
 	err := p.outage.read(r.Context(), func(ctx context.Context) (err error) {
-		rows, _, err = p.cat.Page(ctx, store.Query{
+		rows, err = p.cat.Page(ctx, store.Query{
 			States: []lanseedd.State{lanseedd.StateReady}, Newest: true, Limit: p.cfg.FeedItems,
 		})
 		return err

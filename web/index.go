@@ -17,7 +17,7 @@ var indexPage = template.Must(template.New("index.html").Funcs(template.FuncMap{
 // index serves the public listener's page: the newest ready files with
 // their links, the same as the feed, which names it as its channel link.
 func (p *Public) index(w http.ResponseWriter, r *http.Request) {
-	rows, _, err := p.cat.Page(r.Context(), store.Query{
+	rows, err := p.cat.Page(r.Context(), store.Query{
 		States: []lanseedd.State{lanseedd.StateReady}, Newest: true, Limit: p.cfg.FeedItems,
 	})
 	if err != nil {

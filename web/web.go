@@ -16,7 +16,8 @@ import (
 type Catalog interface {
 	Get(ctx context.Context, fileID int64) (lanseedd.Row, error)
 	GetByInfoHash(ctx context.Context, infohash string) (lanseedd.Row, error)
-	Page(ctx context.Context, q store.Query) ([]lanseedd.Row, int64, error)
+	Page(ctx context.Context, q store.Query) ([]lanseedd.Row, error)
+	Count(ctx context.Context, q store.Query) (int64, error)
 	Counts(ctx context.Context) (map[lanseedd.State]int64, error)
 	OldestPending(ctx context.Context) (time.Time, bool, error)
 	Ping(ctx context.Context) error

@@ -132,11 +132,11 @@ func readStatus(ctx context.Context, cfg Config, st *store.Store) (status, error
 	for _, state := range []lanseedd.State{lanseedd.StateReady, lanseedd.StatePending, lanseedd.StateMissing, lanseedd.StateError, lanseedd.StateExpired} {
 		s.Rows[state] += 0 // every state is listed, zero or not
 	}
-	bad, total, err := st.Page(ctx, store.Query{States: []lanseedd.State{lanseedd.StateError, lanseedd.StateMissing}, Newest: true, Limit: 10})
+	bad, err := st.Page(ctx, store.Query{States: []lanseedd.State{lanseedd.StateError, lanseedd.StateMissing}, Newest: true, Limit: 10})
 	if err != nil {
 		return s, err
 	}
-	s.AttentionTotal = total
+	s.AttentionTotal = s.Rows[lanseedd.StateError] + s.Rows[lanseedd.StateMissing]
 	for _, r := range bad {
 		s.Attention = append(s.Attention, attentionRow{ID: r.FileID, State: string(r.State), Path: r.Path, Error: r.Error})
 	}
