@@ -37,12 +37,21 @@ var (
 
 	descLag = prometheus.NewDesc("lanseedd_seeder_reconcile_lag_seconds",
 		"How long the longest-waiting pending row has waited; 0 with none.", nil, nil)
-	descTorrents    = prometheus.NewDesc("lanseedd_seeder_torrents", "Torrents the seeder seeds.", nil, nil)
-	descSeederPeers = prometheus.NewDesc("lanseedd_seeder_peers", "Peers connected to the seeder.", nil, nil)
-	descUploaded    = prometheus.NewDesc("lanseedd_seeder_uploaded_bytes_total", "Bytes of content uploaded by the seeder.", nil, nil)
-	descHashedBytes = prometheus.NewDesc("lanseedd_seeder_hashed_bytes_total", "Bytes of content hashed.", nil, nil)
-	descHashSeconds = prometheus.NewDesc("lanseedd_seeder_hash_seconds_total", "Time spent hashing.", nil, nil)
-	descStateDirOK  = prometheus.NewDesc("lanseedd_seeder_state_dir_ok",
+	descTorrents    = prometheus.NewDesc("lanseedd_seeder_torrents", "Torrents loaded in the BitTorrent client (in demand mode, those peers asked for lately).", nil, nil)
+	descMaxLoaded   = prometheus.NewDesc("lanseedd_seeder_max_loaded", "The cap on torrents loaded at once (seeder.max_loaded; demand mode).", nil, nil)
+	descActivations = prometheus.NewDesc("lanseedd_seeder_activations_total",
+		"Torrents loaded for a peer (an announce or an incoming connection), by result.", []string{"result"}, nil)
+	descUnloads = prometheus.NewDesc("lanseedd_seeder_unloads_total",
+		"Torrents unloaded, by reason: quiet (no peer, no announce for seeder.unload_after) or cap (seeder.max_loaded reached).", []string{"reason"}, nil)
+	descActivationSeconds = prometheus.NewDesc("lanseedd_seeder_activation_seconds",
+		"Time from a peer's request to its torrent loaded: catalog lookup, stat of the files, load.", nil, nil)
+	descSweepRows    = prometheus.NewDesc("lanseedd_seeder_sweep_rows", "Ready rows whose files the last sweep stat'ed.", nil, nil)
+	descSweepSeconds = prometheus.NewDesc("lanseedd_seeder_sweep_seconds", "Duration of the last sweep of ready rows' files.", nil, nil)
+	descSeederPeers  = prometheus.NewDesc("lanseedd_seeder_peers", "Peers connected to the seeder.", nil, nil)
+	descUploaded     = prometheus.NewDesc("lanseedd_seeder_uploaded_bytes_total", "Bytes of content uploaded by the seeder.", nil, nil)
+	descHashedBytes  = prometheus.NewDesc("lanseedd_seeder_hashed_bytes_total", "Bytes of content hashed.", nil, nil)
+	descHashSeconds  = prometheus.NewDesc("lanseedd_seeder_hash_seconds_total", "Time spent hashing.", nil, nil)
+	descStateDirOK   = prometheus.NewDesc("lanseedd_seeder_state_dir_ok",
 		"1 if .torrent files can be written to the state directory; 0 while they cannot (full, read-only), and no new torrents are made.", nil, nil)
 
 	descSwarms        = prometheus.NewDesc("lanseedd_tracker_swarms", "Swarms held by the tracker.", nil, nil)
@@ -90,7 +99,7 @@ func readBuildInfo(version string) buildInfo {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReloadOK, descReloadAt, descCatalogUp, descRows,
-		descLag, descTorrents, descSeederPeers, descUploaded, descHashedBytes, descHashSeconds, descStateDirOK,
+		descLag, descTorrents, descMaxLoaded, descActivations, descUnloads, descActivationSeconds, descSweepRows, descSweepSeconds, descSeederPeers, descUploaded, descHashedBytes, descHashSeconds, descStateDirOK,
 		descSwarms, descPeers, descAnnounces, descScrapes, descConnects, descTrackerErrors, descRefused, descCompletions,
 		descWebSeedReqs, descWebSeedBytes} {
 		ch <- d
@@ -126,6 +135,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	sd, tr := s.Seeder, s.Tracker // filled even when the catalog is down
 	gauge(descTorrents, float64(sd.Torrents))
+	gauge(descMaxLoaded, float64(sd.MaxLoaded))
+	counter(descActivations, float64(sd.Activations), "ok")
+	counter(descActivations, float64(sd.ActivationFailures), "failed")
+	counter(descUnloads, float64(sd.Unloads), "quiet")
+	counter(descUnloads, float64(sd.Evictions), "cap")
+	h := sd.ActivationSeconds
+	buckets := make(map[float64]uint64, len(h.Buckets))
+	for _, b := range h.Buckets {
+		buckets[b.LE] = b.Count
+	}
+	ch <- prometheus.MustNewConstHistogram(descActivationSeconds, h.Count, h.Sum, buckets)
+	gauge(descSweepRows, float64(sd.Sweep.Rows))
+	gauge(descSweepSeconds, sd.Sweep.Seconds)
 	gauge(descSeederPeers, float64(sd.Peers))
 	counter(descUploaded, float64(sd.UploadedBytes))
 	counter(descHashedBytes, float64(sd.HashedBytes))

@@ -25,10 +25,17 @@ func TestAdminEndpoints(t *testing.T) {
 	for _, p := range []string{"a.bin", "b.bin", "c.bin", "gone.bin"} {
 		ids = append(ids, d.exec(t, "INSERT INTO files(path) VALUES (?)", p))
 	}
+	var ready []lanseedd.Row
 	for _, id := range ids[:3] {
-		d.waitState(t, id, lanseedd.StateReady)
+		ready = append(ready, d.waitState(t, id, lanseedd.StateReady))
 	}
 	d.waitState(t, ids[3], lanseedd.StateMissing)
+	// A peer's announce loads each torrent (seeder.load: demand).
+	for _, r := range ready {
+		if f := d.announce(t, r.InfoHash); f != "" {
+			t.Fatalf("announce for row %d: %s", r.FileID, f)
+		}
+	}
 	admin := d.AdminURL()
 
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/nope": 404} {
@@ -120,7 +127,8 @@ func TestAdminEndpoints(t *testing.T) {
 		{"lanseedd_catalog_up", nil, 1},
 		{"lanseedd_seeder_torrents", nil, 3},
 		{"lanseedd_tracker_swarms", nil, 3},
-		{"lanseedd_tracker_peers", map[string]string{"kind": "seeder"}, 3},
+		{"lanseedd_tracker_peers", map[string]string{"kind": "leecher"}, 3},
+		{"lanseedd_seeder_activations_total", map[string]string{"result": "ok"}, 3},
 		{"lanseedd_web_seed_requests_total", map[string]string{"answer": "stood_down"}, 1},
 		{"lanseedd_web_seed_requests_total", map[string]string{"answer": "served"}, 0},
 		{"lanseedd_web_seed_sent_bytes_total", nil, 0},

@@ -101,7 +101,8 @@ func TestLinksDuringBlackholedCatalog(t *testing.T) {
 	u.Host = proxy.ln.Addr().String()
 	content := t.TempDir()
 	writeRandom(t, filepath.Join(content, "a.bin"), 200<<10)
-	cfg := testConfig(t, content, func(c *Config) { c.Catalog.DSN = u.String() })
+	// Eager: links by infohash are served from the torrents loaded.
+	cfg := testConfig(t, content, func(c *Config) { c.Catalog.DSN = u.String() }, eager)
 	m := NewMain(cfg, testLogger(t))
 	if err := m.Start(context.Background()); err != nil {
 		m.Close()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lanseedd/lanseedd/internal/dbtest"
 	"github.com/lanseedd/lanseedd/publish"
+	"github.com/lanseedd/lanseedd/seeder"
 )
 
 // runCLI runs a command line in-process, as main does, with no config file
@@ -240,6 +241,8 @@ func sampleValue(t *testing.T, s setting) (string, reflect.Value) {
 		return "10.0.0.0/8,fd00::/8", reflect.ValueOf([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")})
 	case *LogLevel:
 		return "error", reflect.ValueOf(LogLevel(8))
+	case *seeder.LoadMode:
+		return "eager", reflect.ValueOf(seeder.LoadEager)
 	case *publish.Command:
 		return "check-file --strict", reflect.ValueOf(publish.Command{"check-file", "--strict"})
 	}

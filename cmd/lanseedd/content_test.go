@@ -260,7 +260,7 @@ func TestReadOnlyContentTree(t *testing.T) {
 	albumID := d.insert(t, "album")
 	d.waitState(t, filmID, lanseedd.StateReady)
 	album := d.waitState(t, albumID, lanseedd.StateReady)
-	if !d.Seeder.Seeding(metainfo.NewHashFromHex(album.InfoHash)) {
+	if !d.Seeder.Has(metainfo.NewHashFromHex(album.InfoHash), true) || !d.Seeder.Seeding(metainfo.NewHashFromHex(album.InfoHash)) {
 		t.Error("album not seeded")
 	}
 	if got := download(t, d.fetchTorrent(t, filmID)); !bytes.Equal(got, film) {

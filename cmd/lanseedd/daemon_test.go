@@ -20,6 +20,7 @@ import (
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
 	"github.com/lanseedd/lanseedd/internal/testenv"
+	"github.com/lanseedd/lanseedd/seeder"
 )
 
 // testDaemon is a daemon running in-process on temporary directories and
@@ -194,6 +195,10 @@ func writeRandom(tb testing.TB, path string, size int) []byte {
 }
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+// eager loads every ready row's torrent, as other seeding clients do
+// (seeder.load: eager), for the tests of what that mode keeps.
+func eager(c *Config) { c.Seeder.Load = seeder.LoadEager }
 
 func TestEndToEnd(t *testing.T) {
 	content := t.TempDir()

@@ -178,7 +178,7 @@ func TestInstallPath(t *testing.T) {
 				if err := json.Unmarshal([]byte(c.must("status", "-json")), &s); err != nil {
 					t.Fatal(err)
 				}
-				if s.Rows["ready"] != 1 || s.Daemon == nil || s.Daemon.Seeder.Torrents != 1 || strings.Contains(s.Catalog, "sqlite") {
+				if s.Rows["ready"] != 1 || s.Daemon == nil || s.Daemon.Seeder.Load != "demand" || strings.Contains(s.Catalog, "sqlite") {
 					t.Errorf("status -json: %+v (daemon: %+v)", s, s.Daemon)
 				}
 				if out := c.must("verify", id); !strings.Contains(out, id+"\tok") {

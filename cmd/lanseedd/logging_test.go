@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/seeder"
 )
 
 // fakeJournal is a file standing in for the journal's stream: its device
@@ -203,7 +204,8 @@ func TestLogOneComponentKey(t *testing.T) {
 		var out logBuffer
 		content := t.TempDir()
 		writeRandom(t, filepath.Join(content, "a.bin"), 100<<10)
-		m := NewMain(testConfig(t, content), newLogger(&out, "json", slog.LevelDebug))
+		// Eager: the BitTorrent client has a torrent, and logs.
+		m := NewMain(testConfig(t, content, func(c *Config) { c.Seeder.Load = seeder.LoadEager }), newLogger(&out, "json", slog.LevelDebug))
 		if err := m.Start(context.Background()); err != nil {
 			m.Close()
 			t.Fatal(err)

@@ -59,7 +59,7 @@ func TestRestartReadsNoContent(t *testing.T) {
 	var first map[int64]lanseedd.Row
 	t.Run("first start hashes", func(t *testing.T) {
 		snapshot.Guard(t, content)
-		d := startDaemon(t, content, fastFS, onState(state))
+		d := startDaemon(t, content, fastFS, onState(state), eager)
 		for _, f := range files {
 			ids = append(ids, d.insert(t, f))
 		}
@@ -75,7 +75,7 @@ func TestRestartReadsNoContent(t *testing.T) {
 	t.Run("restart reads nothing", func(t *testing.T) {
 		snapshot.Guard(t, content)
 		start := time.Now()
-		d := startDaemon(t, content, fastFS, onState(state))
+		d := startDaemon(t, content, fastFS, onState(state), eager)
 		rows := d.waitAllSeeding(t, ids)
 		t.Logf("%d rows seeding %s after start", len(ids), time.Since(start).Round(time.Millisecond))
 		for id, r := range rows {
@@ -111,7 +111,7 @@ func TestRestartReadsNoContent(t *testing.T) {
 
 	t.Run("restart hashes only what changed", func(t *testing.T) {
 		snapshot.Guard(t, content)
-		d := startDaemon(t, content, fastFS, onState(state))
+		d := startDaemon(t, content, fastFS, onState(state), eager)
 		d.waitNewHash(t, ids[1], first[ids[1]].InfoHash)
 		rows := d.waitAllSeeding(t, ids)
 		if got := d.Seeder.ContentRead(); got != int64(len(data1)) {
@@ -137,7 +137,7 @@ func TestRestartReadsNoContent(t *testing.T) {
 			t.Errorf("verify output:\n%s", out)
 		}
 
-		d := startDaemon(t, content, fastFS, onState(state))
+		d := startDaemon(t, content, fastFS, onState(state), eager)
 		r := d.waitNewHash(t, ids[2], first[ids[2]].InfoHash)
 		want, _ := os.ReadFile(f2)
 		if got := download(t, d.fetchTorrent(t, r.FileID)); !bytes.Equal(got, want) {
