@@ -22,6 +22,9 @@ type client struct {
 	st       *roStorage
 	log      *slog.Logger
 	up, down *rate.Limiter
+	// lately yields infohashes not loaded that peers may still ask for;
+	// set before the client accepts connections.
+	lately func(yield func(metainfo.Hash) bool)
 
 	mu       sync.Mutex
 	torrents map[metainfo.Hash]*torrent.Torrent
@@ -59,6 +62,10 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	}
 	// A LAN server: no DHT, no port forwarding, no web torrent; peers come
 	// from our tracker (and PEX between them).
+	// Connections are accepted with no torrent loaded, or a peer could
+	// never reach a torrent not loaded yet (see CompletedHandshake below);
+	// the per-torrent bounds still apply once it is.
+	cc.AlwaysWantConns = true
 	cc.NoDHT = true
 	cc.NoDefaultPortForwarding = true
 	cc.DisableWebtorrent = true
@@ -95,6 +102,26 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	cc.Callbacks.CompletedHandshake = func(_ *torrent.PeerConn, ih torrent.InfoHash) {
 		if incoming != nil && !c.seeding(ih) {
 			incoming(ih)
+		}
+	}
+	// An obfuscated handshake is matched against the infohashes the
+	// receiver tries: the loaded torrents, then those known lately
+	// (published or loaded in the last day), which covers the peers that
+	// have us in a peer list. Others connect in the clear or announce.
+	cc.Callbacks.ReceiveEncryptedHandshakeSkeys = func(f func([]byte) bool) {
+		c.mu.Lock()
+		loaded := make([]metainfo.Hash, 0, len(c.torrents))
+		for ih := range c.torrents {
+			loaded = append(loaded, ih)
+		}
+		c.mu.Unlock()
+		for _, ih := range loaded {
+			if !f(ih[:]) {
+				return
+			}
+		}
+		if c.lately != nil {
+			c.lately(func(ih metainfo.Hash) bool { return f(ih[:]) })
 		}
 	}
 	cl, err := torrent.NewClient(cc)

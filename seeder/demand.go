@@ -42,6 +42,9 @@ type demand struct {
 	// scrapes, expiry passes and announces for other torrents (the tracker
 	// is open) do not each cost a query.
 	ready, notReady hashCache
+	// lately are the torrents published or loaded in the last day, for
+	// obfuscated handshakes (see newClient).
+	lately hashCache
 
 	activations, failures, quiet, evicted atomic.Int64
 	latency                               histogram
@@ -58,6 +61,7 @@ func newDemand() *demand {
 		activating: make(map[metainfo.Hash]*activation),
 		ready:      hashCache{max: 1 << 16, ttl: time.Minute},
 		notReady:   hashCache{max: 1 << 16, ttl: 30 * time.Second},
+		lately:     hashCache{max: 1 << 16, ttl: 24 * time.Hour},
 	}
 }
 
@@ -120,6 +124,7 @@ func (s *Seeder) lookup(ctx context.Context, ih metainfo.Hash) (lanseedd.Row, er
 func (s *Seeder) published(ih metainfo.Hash, fileID int64) {
 	s.demand.notReady.forget(ih)
 	s.demand.ready.put(ih, fileID)
+	s.demand.lately.put(ih, fileID)
 }
 
 // withdrawn tells them that ih may no longer be a ready row's.
@@ -157,9 +162,6 @@ func (s *Seeder) activate(ctx context.Context, ih metainfo.Hash) error {
 	delete(d.activating, ih)
 	d.mu.Unlock()
 	close(a.done)
-	if a.err == nil {
-		s.evictOver(ih)
-	}
 	return a.err
 }
 
@@ -202,11 +204,17 @@ func (s *Seeder) seedRow(row lanseedd.Row, mi *metainfo.MetaInfo, l Layout) erro
 	d := s.demand
 	d.mu.Lock()
 	defer d.mu.Unlock() // a torrent is loaded and unloaded under d.mu
+	if s.cfg.Load == LoadDemand && !s.cl.seeding(mi.HashInfoBytes()) {
+		// Room first, so the cap holds however many load at once.
+		for s.cl.count() >= s.cfg.MaxLoaded && s.evictLocked() {
+		}
+	}
 	ih, err := s.cl.seed(mi, l, s.extraTiers)
 	if err != nil {
 		return err
 	}
 	d.used[ih] = time.Now()
+	d.lately.put(ih, row.FileID)
 	s.track(row.FileID, ih)
 	s.watch.track(row.FileID, row.Path, lanseedd.StateReady, &l)
 	return nil
@@ -222,37 +230,39 @@ func (s *Seeder) unload(ih metainfo.Hash, idleSince time.Time) bool {
 	if !ok || (!idleSince.IsZero() && used.After(idleSince)) {
 		return false
 	}
-	delete(d.used, ih)
+	s.unloadLocked(ih)
+	return true
+}
+
+// unloadLocked unloads ih; d.mu is held.
+func (s *Seeder) unloadLocked(ih metainfo.Hash) {
+	delete(s.demand.used, ih)
 	for _, id := range s.untrack(ih) {
 		s.watch.forget(id)
 	}
 	s.cl.drop(ih)
-	return true
 }
 
-// evictOver unloads the least recently used torrents, other than keep,
-// while more than Config.MaxLoaded are loaded.
-func (s *Seeder) evictOver(keep metainfo.Hash) {
+// evictLocked unloads the least recently used torrent, and reports whether
+// there was one; d.mu is held. (A linear look: at most MaxLoaded, at a
+// load, which costs more.)
+func (s *Seeder) evictLocked() bool {
 	d := s.demand
-	for s.cl.count() > s.cfg.MaxLoaded {
-		d.mu.Lock()
-		var (
-			lru  metainfo.Hash
-			when time.Time
-		)
-		for ih, t := range d.used {
-			if ih != keep && (when.IsZero() || t.Before(when)) {
-				lru, when = ih, t
-			}
-		}
-		d.mu.Unlock()
-		if when.IsZero() {
-			return
-		}
-		if s.unload(lru, time.Time{}) {
-			d.evicted.Add(1)
+	var (
+		lru  metainfo.Hash
+		when time.Time
+	)
+	for ih, t := range d.used {
+		if when.IsZero() || t.Before(when) {
+			lru, when = ih, t
 		}
 	}
+	if when.IsZero() {
+		return false
+	}
+	s.unloadLocked(lru)
+	d.evicted.Add(1)
+	return true
 }
 
 // unloadIdle unloads, every so often, the torrents that had no peer and no
@@ -330,6 +340,23 @@ func (c *hashCache) put(ih metainfo.Hash, fileID int64) {
 		}
 	}
 	c.m[ih] = cached{fileID, time.Now()}
+}
+
+// each yields the infohashes held, until yield returns false.
+func (c *hashCache) each(yield func(metainfo.Hash) bool) {
+	c.mu.Lock()
+	keys := make([]metainfo.Hash, 0, len(c.m))
+	for k, e := range c.m {
+		if time.Since(e.at) <= c.ttl {
+			keys = append(keys, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range keys {
+		if !yield(k) {
+			return
+		}
+	}
 }
 
 func (c *hashCache) forget(ih metainfo.Hash) {

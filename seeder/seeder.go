@@ -138,6 +138,7 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 	if err != nil {
 		return nil, err
 	}
+	s.cl.lately = s.demand.lately.each
 	s.watch = newWatcher(root, cfg.Debounce, logger, s.requeue)
 	if cfg.Load == LoadDemand {
 		s.watch.lookup = s.checkPaths

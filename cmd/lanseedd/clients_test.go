@@ -62,6 +62,10 @@ func TestAria2Download(t *testing.T) {
 		return string(log)
 	}
 	t.Run("link", func(t *testing.T) {
+		// The row is cold: nothing loaded until aria2's announce.
+		if n := d.Seeder.SeedingCount(); n != 0 {
+			t.Fatalf("%d torrents loaded before any peer asked", n)
+		}
 		if log := download(t, d.HTTPURL()+"/t/"+itoa(id)+".torrent"); strings.Contains(log, inOrder) {
 			t.Errorf("aria2 picks pieces in a fixed order from the torrent served: %q in its log", inOrder)
 		}
