@@ -215,6 +215,7 @@ func TestLogOneComponentKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.waitState(t, 1, lanseedd.StateReady)
+		download(t, d.fetchTorrent(t, 1)) // the client logs its peer
 		if err := m.Close(); err != nil {
 			t.Fatal(err)
 		}
