@@ -35,7 +35,7 @@ type client struct {
 
 // newClient starts the client. changed is the storage's hook (see
 // roStorage.notify); incoming is called, before the client looks the
-// torrent up, when a peer's handshake names an infohash not loaded.
+// torrent up, with the infohash every peer's handshake names.
 func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int), incoming func(metainfo.Hash)) (*client, error) {
 	st := newROStorage(cfg.OpenFiles, changed)
 	cc := torrent.NewDefaultClientConfig()
@@ -100,7 +100,7 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	// the connection's own goroutine). Obfuscated handshakes are matched
 	// against loaded torrents only, before this point.
 	cc.Callbacks.CompletedHandshake = func(_ *torrent.PeerConn, ih torrent.InfoHash) {
-		if incoming != nil && !c.seeding(ih) {
+		if incoming != nil {
 			incoming(ih)
 		}
 	}

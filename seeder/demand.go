@@ -70,10 +70,13 @@ func newDemand() *demand {
 // Has returns true. It is the tracker's Local.Has.
 func (s *Seeder) Has(infohash [20]byte, activate bool) bool {
 	ih := metainfo.Hash(infohash)
+	if s.closed.Load() {
+		return false // a stopped seeder serves nothing
+	}
+	if activate && s.touch(ih) {
+		return true
+	}
 	if s.cl.seeding(ih) {
-		if activate {
-			s.touch(ih)
-		}
 		return true
 	}
 	if s.cfg.Load != LoadDemand {
@@ -88,14 +91,19 @@ func (s *Seeder) Has(infohash [20]byte, activate bool) bool {
 	return err == nil
 }
 
-// touch records that a loaded torrent is wanted.
-func (s *Seeder) touch(ih metainfo.Hash) {
+// touch records that a torrent is wanted, and reports whether it is
+// loaded. Under d.mu, as unloading: a torrent touched stays loaded for
+// Config.UnloadAfter, so a peer told of it (or whose handshake named it)
+// finds it.
+func (s *Seeder) touch(ih metainfo.Hash) bool {
 	d := s.demand
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if _, ok := d.used[ih]; ok {
 		d.used[ih] = time.Now()
+		return true
 	}
-	d.mu.Unlock()
+	return false
 }
 
 // lookup finds the ready row of ih in the catalog, remembering the answer

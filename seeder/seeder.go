@@ -167,8 +167,8 @@ func (s *Seeder) TorrentFile(fileID int64) string {
 // Seeding reports whether the client seeds infohash ih.
 func (s *Seeder) Seeding(ih metainfo.Hash) bool { return s.cl.seeding(ih) }
 
-// incoming loads the torrent a peer's handshake names, if it is a ready
-// row's (demand mode).
+// incoming keeps loaded, or loads, the torrent a peer's handshake names,
+// if it is a ready row's (demand mode).
 func (s *Seeder) incoming(ih metainfo.Hash) {
 	if s.cfg.Load == LoadDemand {
 		s.Has(ih, true)

@@ -47,7 +47,7 @@ func (s *Seeder) Stats() lanseedd.SeederStats {
 // TorrentStats returns one seeded torrent's figures.
 func (s *Seeder) TorrentStats(infohash [20]byte) (lanseedd.TorrentStats, bool) {
 	t, ok := s.cl.cl.Torrent(metainfo.Hash(infohash))
-	if !ok {
+	if !ok || s.closed.Load() {
 		return lanseedd.TorrentStats{}, false
 	}
 	ts := t.Stats()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,11 @@ type Store struct {
 	down        atomic.Bool
 	outageSince atomic.Int64 // unix nanoseconds
 	resyncs     resyncStats
+	// writes serializes this process's statements that write to a SQLite
+	// catalog: SQLite has one writer at a time, and a connection that
+	// finds the lock taken sleeps in its busy handler (milliseconds),
+	// which bounded publishing at a few hundred rows a second.
+	writes sync.Mutex
 }
 
 // ErrNoCatalog is returned by OpenExisting when the SQLite catalog file does
@@ -226,6 +232,10 @@ func (s *Store) Rebind(q string) string { return s.d.rebind(q) }
 // turns out to be dead: every statement lanseedd runs this way is idempotent
 // or guarded by a generation.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
+	if s.d.name == "sqlite" {
+		s.writes.Lock()
+		defer s.writes.Unlock()
+	}
 	err = retry(ctx, func() error {
 		res, err = s.db.ExecContext(ctx, s.d.rebind(q), args...)
 		return err

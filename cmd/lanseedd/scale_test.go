@@ -275,7 +275,7 @@ func startQuietDaemon(tb testing.TB, content, state string, ports [3]string, dsn
 	tb.Helper()
 	cfg := DefaultConfig()
 	cfg.Catalog.DSN = dsn
-	cfg.Seeder.UnloadAfter = 2 * time.Second
+	cfg.Seeder.UnloadAfter = 5 * time.Second
 	cfg.Seeder.ContentRoot = content
 	cfg.Seeder.StateDir = state
 	cfg.Seeder.PeerPort = 0
