@@ -238,7 +238,12 @@ func (s *Seeder) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		rows, err := s.cat.Work(ctx, cap(sem))
+		// The rows in flight come back first (this daemon holds their
+		// claims): ask for as many more as may start.
+		s.mu.Lock()
+		busy := len(s.inflight)
+		s.mu.Unlock()
+		rows, err := s.cat.Work(ctx, cap(sem)+busy)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("reading catalog work failed", "err", err)

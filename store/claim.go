@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,13 +24,28 @@ func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
 	if !s.deadReleased.Load() && s.releaseDead(ctx) == nil {
 		s.deadReleased.Store(true)
 	}
-	candidates, err := s.queryClaimRows(ctx, `SELECT `+rowColumns+`, claimed_by FROM lanseedd_torrents
-		WHERE state IN ('pending', 'deleted')
-		  AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < `+s.d.now+`)
-		ORDER BY updated_at, file_id LIMIT ?`, s.owner, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read pending rows: %w", err)
+	// One query per state, each walking the (state, updated_at, file_id)
+	// index in order: with both states in one query the databases sort
+	// every pending row for each call, which a catalog of a million new
+	// rows makes minutes per call.
+	var candidates []claimRow
+	for _, state := range []lanseedd.State{lanseedd.StatePending, lanseedd.StateDeleted} {
+		c, err := s.queryClaimRows(ctx, `SELECT `+rowColumns+`, claimed_by FROM lanseedd_torrents
+			WHERE state = ?
+			  AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < `+s.d.now+`)
+			ORDER BY updated_at, file_id LIMIT ?`, string(state), s.owner, limit)
+		if err != nil {
+			return nil, fmt.Errorf("read pending rows: %w", err)
+		}
+		candidates = append(candidates, c...)
 	}
+	slices.SortStableFunc(candidates, func(a, b claimRow) int {
+		if c := a.row.UpdatedAt.Compare(b.row.UpdatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.row.FileID, b.row.FileID)
+	})
+	candidates = candidates[:min(len(candidates), limit)]
 	out := make([]lanseedd.Row, 0, len(candidates))
 	for _, c := range candidates {
 		if c.owner == s.owner {
