@@ -186,7 +186,7 @@ func (s *Seeder) Wake() {
 // rowsInFlight is how many rows per hashing slot may be worked on at once:
 // a small file is hashed in microseconds, then its row waits for the
 // tracker and the catalog, which must not hold up the next one.
-const rowsInFlight = 8
+const rowsInFlight = 32
 
 // Run restores what was ready before a restart, then works on catalog
 // changes until ctx is done. It returns nil on cancellation.

@@ -47,20 +47,30 @@ func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
 	})
 	candidates = candidates[:min(len(candidates), limit)]
 	out := make([]lanseedd.Row, 0, len(candidates))
+	claim := `UPDATE lanseedd_torrents SET
+			claimed_by = ?, claimed_until = ` + s.d.later(s.cfg.ClaimLease) + `
+		WHERE file_id = ? AND generation = ? AND state IN ('pending', 'deleted')
+		  AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < ` + s.d.now + `)`
+	var fresh []claimRow
 	for _, c := range candidates {
 		if c.owner == s.owner {
 			out = append(out, c.row)
-			continue
+		} else {
+			fresh = append(fresh, c)
 		}
+	}
+	if s.d.name == "sqlite" && len(fresh) > 1 {
+		// One writer at a time anyway: the claims go in one transaction.
+		if claimed, err := s.claimTogether(ctx, claim, fresh); err == nil {
+			return sortClaimed(append(out, claimed...)), nil
+		}
+	}
+	for _, c := range fresh {
 		// One guarded statement per row: it holds one row lock at a time, so
 		// it cannot deadlock with the catalog's own transactions, and it
 		// claims the row only at the generation just read, which is the row
 		// returned.
-		res, err := s.exec(ctx, `UPDATE lanseedd_torrents SET
-				claimed_by = ?, claimed_until = `+s.d.later(s.cfg.ClaimLease)+`
-			WHERE file_id = ? AND generation = ? AND state IN ('pending', 'deleted')
-			  AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < `+s.d.now+`)`,
-			s.owner, c.row.FileID, c.row.Generation, s.owner)
+		res, err := s.exec(ctx, claim, s.owner, c.row.FileID, c.row.Generation, s.owner)
 		if err != nil {
 			return out, fmt.Errorf("claim row %d: %w", c.row.FileID, err)
 		}
@@ -68,8 +78,40 @@ func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
 			out = append(out, c.row)
 		}
 	}
+	return sortClaimed(out), nil
+}
+
+func sortClaimed(out []lanseedd.Row) []lanseedd.Row {
 	slices.SortStableFunc(out, func(a, b lanseedd.Row) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
-	return out, nil
+	return out
+}
+
+// claimTogether claims rows in one transaction (SQLite) and returns those
+// it got.
+func (s *Store) claimTogether(ctx context.Context, claim string, rows []claimRow) ([]lanseedd.Row, error) {
+	s.writes.Lock()
+	defer s.writes.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, s.d.rebind(claim))
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	var got []lanseedd.Row
+	for _, c := range rows {
+		res, err := stmt.ExecContext(ctx, s.owner, c.row.FileID, c.row.Generation, s.owner)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			got = append(got, c.row)
+		}
+	}
+	return got, tx.Commit()
 }
 
 type claimRow struct {

@@ -85,21 +85,37 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]lanseed
 // result was recorded. A row made ready with a torrent other than the one it
 // had is published anew (published_at, from which publish.max_age counts).
 func (s *Store) Finish(ctx context.Context, r lanseedd.Result) (bool, error) {
+	if s.d.name == "sqlite" {
+		return s.finishes.finish(ctx, s, r)
+	}
+	return s.finishOne(ctx, r)
+}
+
+// finishSQL records one result; finishArgs are its arguments.
+func (s *Store) finishSQL() string {
 	// published_at comes first: MySQL assigns left to right, and it must
 	// compare with the old infohash.
-	res, err := s.exec(ctx, `UPDATE lanseedd_torrents SET
+	return `UPDATE lanseedd_torrents SET
 			published_at = CASE WHEN ? <> 'ready' THEN published_at
-				WHEN published_at IS NULL OR infohash IS NULL OR infohash <> ? THEN `+s.d.now+`
+				WHEN published_at IS NULL OR infohash IS NULL OR infohash <> ? THEN ` + s.d.now + `
 				ELSE published_at END,
 			state = ?, infohash = ?, name = ?, size = ?, error = ?, magnet = ?,
 			fp_size = ?, fp_mtime_ns = ?, fp_inode = ?, fp_device = ?,
 			claimed_by = NULL, claimed_until = NULL,
-			updated_at = `+s.d.now+`
-		WHERE file_id = ? AND generation = ? AND state <> 'deleted'`,
-		string(r.State), r.InfoHash,
+			updated_at = ` + s.d.now + `
+		WHERE file_id = ? AND generation = ? AND state <> 'deleted'`
+}
+
+func finishArgs(r lanseedd.Result) []any {
+	return []any{string(r.State), r.InfoHash,
 		string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size, nullString(r.Error), nullString(r.Magnet),
 		r.Fingerprint.Size, r.Fingerprint.MtimeNs, int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device),
-		r.FileID, r.Generation)
+		r.FileID, r.Generation}
+}
+
+// finishOne records one result in a statement of its own.
+func (s *Store) finishOne(ctx context.Context, r lanseedd.Result) (bool, error) {
+	res, err := s.exec(ctx, s.finishSQL(), finishArgs(r)...)
 	if err != nil {
 		return false, fmt.Errorf("record row %d: %w", r.FileID, err)
 	}

@@ -49,6 +49,8 @@ type Store struct {
 	// finds the lock taken sleeps in its busy handler (milliseconds),
 	// which bounded publishing at a few hundred rows a second.
 	writes sync.Mutex
+	// finishes groups the results recorded at the same time (SQLite).
+	finishes finishGroup
 }
 
 // ErrNoCatalog is returned by OpenExisting when the SQLite catalog file does
