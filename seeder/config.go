@@ -27,8 +27,8 @@ type Config struct {
 	PeerBind string `yaml:"peer_bind"`
 	// HashWorkers is how many goroutines hash; 0 means one per core.
 	HashWorkers int `yaml:"hash_workers"`
-	// Parallel is how many rows are hashed at once; eight times as many may
-	// be in flight, waiting on the tracker or the catalog.
+	// Parallel is how many rows are hashed at once; 32 times as many may be
+	// in flight, waiting on the disk or the catalog.
 	Parallel int `yaml:"parallel"`
 	// PieceLength is the piece length of new torrents: a power of two from
 	// 16 KiB to 16 MiB, or 0 to choose one per torrent (see PieceLength).
