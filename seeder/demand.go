@@ -3,7 +3,6 @@ package seeder
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,7 +41,8 @@ type demand struct {
 	// scrapes, expiry passes and announces for other torrents (the tracker
 	// is open) do not each cost a query.
 	ready, notReady hashCache
-	// lately are the torrents published or loaded in the last day, for
+	// lately are the torrents published or loaded in the last day: what
+	// loads them while the catalog is unreachable, and the keys tried on
 	// obfuscated handshakes (see newClient).
 	lately hashCache
 
@@ -110,8 +110,8 @@ func (s *Seeder) touch(ih metainfo.Hash) bool {
 // for a while.
 func (s *Seeder) lookup(ctx context.Context, ih metainfo.Hash) (lanseedd.Row, error) {
 	d := s.demand
-	if id, ok := d.ready.get(ih); ok {
-		return lanseedd.Row{FileID: id, InfoHash: ih.HexString(), State: lanseedd.StateReady}, nil
+	if k, ok := d.ready.get(ih); ok {
+		return k.row(ih), nil
 	}
 	if _, ok := d.notReady.get(ih); ok {
 		return lanseedd.Row{}, errNotReady
@@ -119,20 +119,25 @@ func (s *Seeder) lookup(ctx context.Context, ih metainfo.Hash) (lanseedd.Row, er
 	row, err := s.cat.GetByInfoHash(ctx, ih.HexString())
 	switch {
 	case errors.Is(err, lanseedd.ErrNotFound):
-		d.notReady.put(ih, 0)
+		d.notReady.put(ih, known{})
 		return row, errNotReady
 	case err != nil:
+		// The catalog is unreachable: what was published or loaded
+		// lately is still served (its files are stat'ed at load).
+		if k, ok := d.lately.get(ih); ok {
+			return k.row(ih), nil
+		}
 		return row, err
 	}
-	d.ready.put(ih, row.FileID)
+	d.ready.put(ih, knownRow(row))
 	return row, nil
 }
 
-// published tells the on-demand caches that ih became a ready row's.
-func (s *Seeder) published(ih metainfo.Hash, fileID int64) {
+// published tells the on-demand caches that ih became row's, ready.
+func (s *Seeder) published(ih metainfo.Hash, row lanseedd.Row) {
 	s.demand.notReady.forget(ih)
-	s.demand.ready.put(ih, fileID)
-	s.demand.lately.put(ih, fileID)
+	s.demand.ready.put(ih, knownRow(row))
+	s.demand.lately.put(ih, knownRow(row))
 }
 
 // withdrawn tells them that ih may no longer be a ready row's.
@@ -183,12 +188,6 @@ func (s *Seeder) load(ctx context.Context, ih metainfo.Hash) error {
 	if err != nil {
 		return err
 	}
-	if row.Path == "" {
-		// Known ready from the cache, which keeps only the id.
-		if row, err = s.cat.Get(ctx, row.FileID); err != nil {
-			return fmt.Errorf("read row %d: %w", row.FileID, err)
-		}
-	}
 	if row.State != lanseedd.StateReady || row.InfoHash != ih.HexString() {
 		s.withdrawn(ih)
 		return errNotReady
@@ -222,7 +221,7 @@ func (s *Seeder) seedRow(row lanseedd.Row, mi *metainfo.MetaInfo, l Layout) erro
 		return err
 	}
 	d.used[ih] = time.Now()
-	d.lately.put(ih, row.FileID)
+	d.lately.put(ih, knownRow(row))
 	s.track(row.FileID, ih)
 	s.watch.track(row.FileID, row.Path, lanseedd.StateReady, &l)
 	return nil
@@ -306,9 +305,22 @@ func (s *Seeder) unloadIdle(ctx context.Context) {
 	}
 }
 
-// hashCache is a bounded memory of infohashes, each with a file id, for
-// ttl. When full it forgets an arbitrary half: it saves queries, it is not
-// a registry.
+// known is what loading a ready row needs of it besides its .torrent.
+type known struct {
+	fileID int64
+	path   string
+	fp     lanseedd.Fingerprint
+}
+
+func knownRow(r lanseedd.Row) known { return known{r.FileID, r.Path, r.Fingerprint} }
+
+func (k known) row(ih metainfo.Hash) lanseedd.Row {
+	return lanseedd.Row{FileID: k.fileID, Path: k.path, Fingerprint: k.fp, InfoHash: ih.HexString(), State: lanseedd.StateReady}
+}
+
+// hashCache is a bounded memory of infohashes, each with its row, for ttl.
+// When full it forgets an arbitrary half: it saves queries, it is not a
+// registry.
 type hashCache struct {
 	max int
 	ttl time.Duration
@@ -318,21 +330,21 @@ type hashCache struct {
 }
 
 type cached struct {
-	fileID int64
-	at     time.Time
+	known
+	at time.Time
 }
 
-func (c *hashCache) get(ih metainfo.Hash) (int64, bool) {
+func (c *hashCache) get(ih metainfo.Hash) (known, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[ih]
 	if !ok || time.Since(e.at) > c.ttl {
-		return 0, false
+		return known{}, false
 	}
-	return e.fileID, true
+	return e.known, true
 }
 
-func (c *hashCache) put(ih metainfo.Hash, fileID int64) {
+func (c *hashCache) put(ih metainfo.Hash, k known) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -347,7 +359,7 @@ func (c *hashCache) put(ih metainfo.Hash, fileID int64) {
 			}
 		}
 	}
-	c.m[ih] = cached{fileID, time.Now()}
+	c.m[ih] = cached{k, time.Now()}
 }
 
 // each yields the infohashes held, until yield returns false.

@@ -39,5 +39,11 @@ func (s *Seeder) SeededRow(ih [20]byte) (int64, bool) {
 			id, found = fid, true
 		}
 	}
+	if !found && s.cfg.Load == LoadDemand {
+		// Not loaded: published or loaded lately, perhaps.
+		if k, ok := s.demand.lately.get(ih); ok {
+			return k.fileID, true
+		}
+	}
 	return id, found
 }

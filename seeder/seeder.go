@@ -400,7 +400,7 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 		s.watch.watchLayout(&l)
 	}
 	if ok {
-		s.published(ih, row.FileID)
+		s.published(ih, lanseedd.Row{FileID: row.FileID, Path: row.Path, Fingerprint: l.Fingerprint})
 		log.Info("torrent ready", "infohash", res.InfoHash, "size", l.Total)
 	} else {
 		log.Debug("row changed while hashing; redone")
