@@ -112,21 +112,32 @@ func (s *Seeder) restoreRow(row lanseedd.Row) error {
 // from.
 var errContentChanged = errors.New("content changed since it was hashed")
 
+// unchanged stats a ready row's files (nothing of them is read) and
+// returns their layout, or errContentChanged if they are not those it was
+// hashed from.
+func (s *Seeder) unchanged(row lanseedd.Row) (Layout, error) {
+	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+	if err != nil {
+		return Layout{}, err
+	}
+	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
+	if err != nil {
+		return Layout{}, err
+	}
+	if l.Fingerprint != row.Fingerprint {
+		return Layout{}, errContentChanged
+	}
+	return l, nil
+}
+
 // prepare checks a ready row against its files' stat data (nothing of them
 // is read) and returns its stored torrent and layout, for loading. With
 // rewrite, the stored .torrent is rewritten if the announce or web seed
 // URLs changed in the configuration.
 func (s *Seeder) prepare(row lanseedd.Row, rewrite bool) (*metainfo.MetaInfo, Layout, error) {
-	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+	l, err := s.unchanged(row)
 	if err != nil {
 		return nil, Layout{}, err
-	}
-	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
-	if err != nil {
-		return nil, Layout{}, err
-	}
-	if l.Fingerprint != row.Fingerprint {
-		return nil, Layout{}, errContentChanged
 	}
 	path := s.TorrentFile(row.FileID)
 	stored, err := os.ReadFile(path)

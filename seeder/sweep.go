@@ -161,18 +161,8 @@ func (s *Seeder) prepareChecked(row lanseedd.Row, rewrite bool) (*metainfo.MetaI
 	if rewrite {
 		return s.prepare(row, true)
 	}
-	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
-	if err != nil {
-		return nil, Layout{}, err
-	}
-	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
-	if err != nil {
-		return nil, Layout{}, err
-	}
-	if l.Fingerprint != row.Fingerprint {
-		return nil, Layout{}, errContentChanged
-	}
-	return nil, l, nil
+	l, err := s.unchanged(row)
+	return nil, l, err
 }
 
 // lastSweep returns the figures of the last complete sweep (zero before
