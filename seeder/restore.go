@@ -83,15 +83,14 @@ func (s *Seeder) restore(ctx context.Context) error {
 // (empty, refused by the validator, outside the size limits), or requeues it
 // if the file changed while lanseedd was stopped.
 func (s *Seeder) restoreEmpty(ctx context.Context, row lanseedd.Row) {
+	var l Layout
 	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
-	if err != nil {
-		return
+	if err == nil {
+		l, err = ScanBeneath(s.cfg.ContentRoot, abs)
 	}
-	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
-	if err != nil {
-		return
-	}
-	if l.Fingerprint != row.Fingerprint {
+	// Gone or changed while lanseedd was stopped: worked on again (it
+	// becomes missing, or is published), as nothing else would look.
+	if err != nil || l.Fingerprint != row.Fingerprint {
 		if err := s.cat.Requeue(ctx, row.FileID, ""); err != nil {
 			s.log.Warn("requeue failed", "file_id", row.FileID, "err", err)
 		}

@@ -159,6 +159,28 @@ func TestEmptyFile(t *testing.T) {
 	}
 }
 
+// TestEmptyFileRemovedWhileStopped: a row in error for its empty file,
+// whose file is removed while lanseedd is stopped, is missing after the
+// restart.
+func TestEmptyFileRemovedWhileStopped(t *testing.T) {
+	content, state := t.TempDir(), t.TempDir()
+	path := filepath.Join(content, "placeholder.iso")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, content, fastFS, onState(state))
+	id := d.insert(t, "placeholder.iso")
+	d.waitState(t, id, lanseedd.StateError)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	d = startDaemon(t, content, fastFS, onState(state))
+	d.waitState(t, id, lanseedd.StateMissing)
+}
+
 func TestFileRemovedAndBack(t *testing.T) {
 	content := t.TempDir()
 	path := filepath.Join(content, "film.bin")
