@@ -204,8 +204,12 @@ func TestLogOneComponentKey(t *testing.T) {
 		var out logBuffer
 		content := t.TempDir()
 		writeRandom(t, filepath.Join(content, "a.bin"), 100<<10)
-		// Eager: the BitTorrent client has a torrent, and logs.
-		m := NewMain(testConfig(t, content, func(c *Config) { c.Seeder.Load = seeder.LoadEager }), newLogger(&out, "json", slog.LevelDebug))
+		// Eager, with an extra tracker that refuses (on loopback): the
+		// BitTorrent client has a torrent, announces it, and logs.
+		m := NewMain(testConfig(t, content, func(c *Config) {
+			c.Seeder.Load = seeder.LoadEager
+			c.Seeder.ExtraAnnounce = []string{"http://127.0.0.1:9/announce"}
+		}), newLogger(&out, "json", slog.LevelDebug))
 		if err := m.Start(context.Background()); err != nil {
 			m.Close()
 			t.Fatal(err)
@@ -215,7 +219,9 @@ func TestLogOneComponentKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.waitState(t, 1, lanseedd.StateReady)
-		download(t, d.fetchTorrent(t, 1)) // the client logs its peer
+		for end := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), `"seeder.bittorrent`) && time.Now().Before(end); {
+			time.Sleep(50 * time.Millisecond)
+		}
 		if err := m.Close(); err != nil {
 			t.Fatal(err)
 		}
