@@ -183,6 +183,9 @@ func (s *Seeder) Wake() {
 	}
 }
 
+// workGap is the least time between two calls for catalog work.
+const workGap = 20 * time.Millisecond
+
 // rowsInFlight is how many rows per hashing slot may be worked on at once:
 // a small file is hashed in microseconds, then its row waits for the disk
 // (its .torrent) and the catalog, which must not hold up the next one.
@@ -219,6 +222,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 	defer wg.Wait()
 	s.Wake()
 	told := 0 // the state directory probe whose failure rows were told of
+	var lastWork time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -231,6 +235,17 @@ func (s *Seeder) Run(ctx context.Context) error {
 			continue
 		case <-s.wake:
 		}
+		// A row done wakes the loop: wait a little for others, so that
+		// one call claims them together (each call is a round trip and a
+		// commit on the catalog).
+		if wait := workGap - time.Since(lastWork); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+		}
+		lastWork = time.Now()
 		if err, probe := s.state.failure(); err != nil {
 			// No new work while the state directory cannot be written:
 			// it would be hashed only to fail; the probe wakes us.

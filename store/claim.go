@@ -59,9 +59,10 @@ func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
 			fresh = append(fresh, c)
 		}
 	}
-	if s.d.name == "sqlite" && len(fresh) > 1 {
-		// One writer at a time anyway: the claims go in one transaction.
-		if claimed, err := s.claimTogether(ctx, claim, fresh); err == nil {
+	if len(fresh) > 1 {
+		// One commit for the batch, not one per row: the commits, not the
+		// statements, bound how fast many small files are published.
+		if claimed, err := s.claimTogether(ctx, fresh); err == nil {
 			return sortClaimed(append(out, claimed...)), nil
 		}
 	}
@@ -86,29 +87,46 @@ func sortClaimed(out []lanseedd.Row) []lanseedd.Row {
 	return out
 }
 
-// claimTogether claims rows in one transaction (SQLite) and returns those
-// it got.
-func (s *Store) claimTogether(ctx context.Context, claim string, rows []claimRow) ([]lanseedd.Row, error) {
-	s.writes.Lock()
-	defer s.writes.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+// claimTogether claims rows in one transaction and returns those it got.
+// On a database server it claims only the rows no other transaction holds
+// (the others come back with the next call), so that it never waits for a
+// lock while holding others: it cannot deadlock with the catalog's
+// transactions, nor make the server pick one of the site's as the victim.
+func (s *Store) claimTogether(ctx context.Context, rows []claimRow) ([]lanseedd.Row, error) {
+	tx, unlock, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, s.d.rebind(claim))
+	ids := make([]int64, len(rows))
+	for i, c := range rows {
+		ids[i] = c.row.FileID
+	}
+	locked, err := s.lockRows(ctx, tx, ids)
 	if err != nil {
 		return nil, err
 	}
-	defer stmt.Close()
-	var got []lanseedd.Row
+	var (
+		got  []lanseedd.Row
+		args = []any{s.owner}
+	)
 	for _, c := range rows {
-		res, err := stmt.ExecContext(ctx, s.owner, c.row.FileID, c.row.Generation, s.owner)
+		// The guards of Work's one-row claim.
+		l, free := locked[c.row.FileID]
+		if free && l.generation == c.row.Generation &&
+			(l.state == lanseedd.StatePending || l.state == lanseedd.StateDeleted) &&
+			(!l.claimedBy.Valid || l.claimedBy.String == s.owner || l.leaseOver) {
+			got = append(got, c.row)
+			args = append(args, c.row.FileID)
+		}
+	}
+	if len(got) > 0 {
+		_, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE lanseedd_torrents SET
+				claimed_by = ?, claimed_until = `+s.d.later(s.cfg.ClaimLease)+`
+			WHERE file_id IN (?`+strings.Repeat(", ?", len(got)-1)+`)`), args...)
 		if err != nil {
 			return nil, err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			got = append(got, c.row)
 		}
 	}
 	return got, tx.Commit()

@@ -2,19 +2,22 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/lanseedd/lanseedd"
 )
 
-// finishGroup records the results of concurrent Finish calls on a SQLite
-// catalog together: the first caller commits what waits in one
-// transaction, with one prepared statement, while later callers queue for
-// the next. SQLite writes one transaction at a time, and each row's
-// update rewrites the same index pages: committed one by one, they bound
-// the publishing of many small files.
+// finishGroup records the results of concurrent Finish calls together: the
+// first caller commits what waits in one transaction and one statement,
+// while later callers queue for the next. Committed one by one,
+// the results bound the publishing of many small files: SQLite writes one
+// transaction at a time, each rewriting the same index pages, and a
+// database server flushes its log at every commit.
 type finishGroup struct {
 	mu       sync.Mutex
 	waiting  []*finishCall
@@ -66,51 +69,239 @@ func (g *finishGroup) flush(ctx context.Context, s *Store) {
 		if n == 0 {
 			return
 		}
-		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		if len(batch) == 1 || s.finishBatch(ctx, batch) != nil {
+		bctx, cancel := context.WithTimeout(ctx, time.Minute)
+		held, err := s.finishFree(bctx, batch)
+		if err != nil {
 			// One by one, each with the retries of a statement of its own.
 			for _, c := range batch {
-				c.ok, c.err = s.finishOne(ctx, c.r)
+				c.ok, c.err = s.finishOne(bctx, c.r)
 			}
+			held = nil
 		}
 		cancel()
 		for _, c := range batch {
-			close(c.done)
+			if !slices.Contains(held, c) {
+				close(c.done)
+			}
+		}
+		// A row another transaction holds (the site editing it) waits for
+		// it in a statement of its own, without holding up the batches.
+		for _, c := range held {
+			go func() {
+				ctx, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				c.ok, c.err = s.finishOne(ctx, c.r)
+				close(c.done)
+			}()
 		}
 	}
 }
 
-// finishBatch records a batch of results in one transaction.
-func (s *Store) finishBatch(ctx context.Context, batch []*finishCall) error {
-	s.writes.Lock()
-	defer s.writes.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+// finishFree records the results of the rows no other transaction holds,
+// in one transaction and one statement, and returns the others: it never
+// waits for a lock while holding others, as claimTogether.
+func (s *Store) finishFree(ctx context.Context, batch []*finishCall) (held []*finishCall, err error) {
+	tx, unlock, err := s.beginWrite(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	defer unlock()
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, s.d.rebind(s.finishSQL()))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	ok := make([]bool, len(batch))
+	ids := make([]int64, len(batch))
 	for i, c := range batch {
-		res, err := stmt.ExecContext(ctx, finishArgs(c.r)...)
-		if err != nil {
-			return err
+		ids[i] = c.r.FileID
+	}
+	locked, err := s.lockRows(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		record    []lanseedd.Result
+		republish []bool
+		ok        = make([]bool, len(batch))
+	)
+	for i, c := range batch {
+		l, free := locked[c.r.FileID]
+		switch {
+		case !free:
+			held = append(held, c)
+		case l.generation == c.r.Generation && l.state != lanseedd.StateDeleted:
+			// As finishSQL: a row made ready with another torrent is
+			// published anew.
+			ok[i] = true
+			record = append(record, c.r)
+			republish = append(republish, c.r.State == lanseedd.StateReady &&
+				(!l.published || !l.infohash.Valid || l.infohash.String != c.r.InfoHash))
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
+	}
+	if len(record) > 0 {
+		q, args := s.finishManySQL(record, republish)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return nil, fmt.Errorf("record results: %w", err)
 		}
-		ok[i] = n == 1
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record results: %w", err)
+		return nil, fmt.Errorf("record results: %w", err)
 	}
 	for i, c := range batch {
 		c.ok = ok[i]
 	}
-	return nil
+	return held, nil
+}
+
+// finishManySQL is the statement that records results known to apply (their
+// rows are locked and at the results' generations), with its arguments.
+func (s *Store) finishManySQL(rs []lanseedd.Result, republish []bool) (string, []any) {
+	cols := []string{"file_id", "republish", "state", "infohash", "name", "size", "error", "magnet",
+		"fp_size", "fp_mtime_ns", "fp_inode", "fp_device"}
+	pgTypes := []string{"bigint", "boolean", "text", "text", "text", "bigint", "text", "text",
+		"bigint", "bigint", "bigint", "bigint"}
+	args := make([]any, 0, len(rs)*len(cols))
+	for i, r := range rs {
+		args = append(args, r.FileID, republish[i], string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size,
+			nullString(r.Error), nullString(r.Magnet), r.Fingerprint.Size, r.Fingerprint.MtimeNs,
+			int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device))
+	}
+	// MySQL's joined update names the columns it sets by their table;
+	// the others name them bare.
+	target := ""
+	if s.d.name == "mysql" {
+		target = "t."
+	}
+	var set strings.Builder
+	for _, c := range cols[2:] {
+		fmt.Fprintf(&set, "%s%s = v.%s, ", target, c, c)
+	}
+	set.WriteString(target + `published_at = CASE WHEN v.republish THEN ` + s.d.now + ` ELSE t.published_at END, ` +
+		target + `claimed_by = NULL, ` + target + `claimed_until = NULL, ` + target + `updated_at = ` + s.d.now)
+	var b strings.Builder
+	switch s.d.name {
+	case "mysql":
+		// No UPDATE … FROM: a join on the rows as a derived table. Its
+		// assignments are in no set order, hence the republish column.
+		b.WriteString("UPDATE lanseedd_torrents AS t JOIN (")
+		for i := range rs {
+			if i > 0 {
+				b.WriteString(" UNION ALL ")
+			}
+			b.WriteString("SELECT ")
+			for j, c := range cols {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("?")
+				if i == 0 {
+					b.WriteString(" AS " + c)
+				}
+			}
+		}
+		b.WriteString(") AS v ON t.file_id = v.file_id SET ")
+		b.WriteString(set.String())
+		// The rows named by their key: InnoDB locks every row its plan
+		// reads, and a scan would wait on those the site holds.
+		b.WriteString(" WHERE t.file_id IN (?" + strings.Repeat(", ?", len(rs)-1) + ")")
+		for _, r := range rs {
+			args = append(args, r.FileID)
+		}
+		return b.String(), args
+	case "postgres":
+		b.WriteString("UPDATE lanseedd_torrents AS t SET " + set.String() + " FROM (VALUES ")
+		for i := range rs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for j, typ := range pgTypes {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("?::" + typ)
+			}
+			b.WriteString(")")
+		}
+	default:
+		b.WriteString("UPDATE lanseedd_torrents AS t SET " + set.String() + " FROM (VALUES ")
+		row := "(?" + strings.Repeat(", ?", len(cols)-1) + ")"
+		for i := range rs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(row)
+		}
+	}
+	b.WriteString(") AS v(" + strings.Join(cols, ", ") + ") WHERE t.file_id = v.file_id")
+	return s.d.rebind(b.String()), args
+}
+
+// beginWrite begins a transaction that writes lanseedd_torrents; unlock
+// ends this process's hold on a SQLite catalog, after the transaction.
+func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, func(), error) {
+	unlock := func() {}
+	if s.d.name == "sqlite" {
+		s.writes.Lock()
+		unlock = s.writes.Unlock
+	}
+	var opts *sql.TxOptions
+	if s.d.name == "mysql" {
+		// Read committed, InnoDB's UPDATE passes over a row another
+		// transaction holds when its last committed version does not
+		// match, where repeatable read would wait for every row its plan
+		// reads (a scan, on a small table).
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return tx, unlock, nil
+}
+
+// lockedRow is what a batch needs to know of a row it holds.
+type lockedRow struct {
+	generation int64
+	state      lanseedd.State
+	infohash   sql.NullString
+	published  bool
+	claimedBy  sql.NullString
+	leaseOver  bool
+}
+
+// lockRows locks, in tx, the rows of ids that no other transaction holds,
+// without waiting for the others, and returns them. SQLite has one writer
+// at a time: every row there is free.
+func (s *Store) lockRows(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]lockedRow, error) {
+	out := make(map[int64]lockedRow, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	q := `SELECT file_id, generation, state, infohash, published_at IS NOT NULL, claimed_by,
+			CASE WHEN claimed_until < ` + s.d.now + ` THEN 1 ELSE 0 END
+		FROM lanseedd_torrents WHERE file_id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+	if s.d.name != "sqlite" {
+		q += ` FOR UPDATE SKIP LOCKED`
+	}
+	rows, err := tx.QueryContext(ctx, s.d.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("lock rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id    int64
+			l     lockedRow
+			state string
+			over  int
+		)
+		if err := rows.Scan(&id, &l.generation, &state, &l.infohash, &l.published, &l.claimedBy, &over); err != nil {
+			return nil, err
+		}
+		l.state, l.leaseOver = lanseedd.State(state), over == 1
+		out[id] = l
+	}
+	return out, rows.Err()
 }

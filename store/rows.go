@@ -85,10 +85,7 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]lanseed
 // result was recorded. A row made ready with a torrent other than the one it
 // had is published anew (published_at, from which publish.max_age counts).
 func (s *Store) Finish(ctx context.Context, r lanseedd.Result) (bool, error) {
-	if s.d.name == "sqlite" {
-		return s.finishes.finish(ctx, s, r)
-	}
-	return s.finishOne(ctx, r)
+	return s.finishes.finish(ctx, s, r)
 }
 
 // finishSQL records one result; finishArgs are its arguments.

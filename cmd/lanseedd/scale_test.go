@@ -62,11 +62,13 @@ func TestScale(t *testing.T) {
 
 	// First start: every row published from scratch.
 	d := startQuietDaemon(t, content, state, ports, dsn, site)
+	stopProfile := cpuProfile(t)
 	start := time.Now()
 	insertPaths(t, d.db, site != nil, paths)
 	paths = nil // not held in the memory measured below
 	waitReady(t, d, n, 3*time.Hour)
 	took := time.Since(start)
+	stopProfile()
 	t.Logf("first publish: %d rows of %d bytes ready in %s: %.0f rows/s", n, size, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	reportMemory(t, "after first publish")
 	if err := d.Close(); err != nil {
@@ -130,6 +132,26 @@ func TestScale(t *testing.T) {
 	}
 	t.Logf("after the quiet time: %d torrents loaded, %d unloads", d.Seeder.SeedingCount(), d.Seeder.Stats().Unloads)
 	reportMemory(t, "after the quiet time")
+}
+
+// cpuProfile profiles the first publish into LANSEEDD_SCALE_CPU=FILE, if
+// set; it returns the function that stops it.
+func cpuProfile(t *testing.T) (stop func()) {
+	path := os.Getenv("LANSEEDD_SCALE_CPU")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // insertPaths inserts a catalog row per path, in transactions of 10,000.
