@@ -186,7 +186,7 @@ func (s *Seeder) Problem() error { return s.state.Err() }
 
 // holdAll tells the rows waiting for work (up to limit) why they wait.
 func (s *Seeder) holdAll(ctx context.Context, limit int, why error) {
-	rows, err := s.cat.Work(ctx, limit)
+	rows, err := s.cat.Work(ctx, limit, s.busy())
 	if err != nil {
 		return
 	}

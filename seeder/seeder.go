@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +23,9 @@ import (
 
 // Catalog is what the seeder needs of lanseedd's state table.
 type Catalog interface {
-	// Work returns pending rows and deletion tombstones.
-	Work(ctx context.Context, limit int) ([]lanseedd.Row, error)
+	// Work returns pending rows and deletion tombstones, but for those
+	// of busy.
+	Work(ctx context.Context, limit int, busy []int64) ([]lanseedd.Row, error)
 	// Finish records a result unless the row's generation moved on.
 	Finish(ctx context.Context, r lanseedd.Result) (bool, error)
 	// Forget deletes a tombstone at that generation.
@@ -255,12 +258,8 @@ func (s *Seeder) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		// The rows in flight come back first (this daemon holds their
-		// claims): ask for as many more as may start.
-		s.mu.Lock()
-		busy := len(s.inflight)
-		s.mu.Unlock()
-		rows, err := s.cat.Work(ctx, cap(sem)+busy)
+		// As many rows as may be in flight, but for those in flight.
+		rows, err := s.cat.Work(ctx, cap(sem), s.busy())
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("reading catalog work failed", "err", err)
@@ -300,6 +299,13 @@ func (s *Seeder) claim(fileID int64) bool {
 	}
 	s.inflight[fileID] = true
 	return true
+}
+
+// busy returns the rows in flight.
+func (s *Seeder) busy() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Keys(s.inflight))
 }
 
 func (s *Seeder) release(fileID int64) {

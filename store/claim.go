@@ -15,12 +15,14 @@ import (
 )
 
 // Work claims up to limit rows that need a daemon (pending rows and deletion
-// tombstones, oldest change first) and returns the rows this daemon holds.
+// tombstones, oldest change first) and returns the rows this daemon holds,
+// but for those of busy (the rows it works on now: read again at every
+// call, they would cost the catalog more than the claims).
 // A claim is a lease: another daemon on the same catalog does not get the row
 // until Finish or Forget releases it or the lease (Config.ClaimLease) runs
-// out unrenewed. Work may return rows this daemon already works on; the
-// caller skips those.
-func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
+// out unrenewed. Work may return rows this daemon already holds; the
+// caller skips those it works on.
+func (s *Store) Work(ctx context.Context, limit int, busy []int64) ([]lanseedd.Row, error) {
 	if !s.deadReleased.Load() && s.releaseDead(ctx) == nil {
 		s.deadReleased.Store(true)
 	}
@@ -28,12 +30,20 @@ func (s *Store) Work(ctx context.Context, limit int) ([]lanseedd.Row, error) {
 	// index in order: with both states in one query the databases sort
 	// every pending row for each call, which a catalog of a million new
 	// rows makes minutes per call.
+	notBusy := ""
+	if len(busy) > 0 {
+		notBusy = ` AND file_id NOT IN (?` + strings.Repeat(", ?", len(busy)-1) + `)`
+	}
 	var candidates []claimRow
 	for _, state := range []lanseedd.State{lanseedd.StatePending, lanseedd.StateDeleted} {
+		args := []any{string(state), s.owner}
+		for _, id := range busy {
+			args = append(args, id)
+		}
 		c, err := s.queryClaimRows(ctx, `SELECT `+rowColumns+`, claimed_by FROM lanseedd_torrents
 			WHERE state = ?
-			  AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < `+s.d.now+`)
-			ORDER BY updated_at, file_id LIMIT ?`, string(state), s.owner, limit)
+			  AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < `+s.d.now+`)`+notBusy+`
+			ORDER BY updated_at, file_id LIMIT ?`, append(args, limit)...)
 		if err != nil {
 			return nil, fmt.Errorf("read pending rows: %w", err)
 		}

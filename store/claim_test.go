@@ -34,7 +34,7 @@ func TestTwoDaemonsNeverHoldOneRow(t *testing.T) {
 		)
 		work := func(name string, st *catalog) {
 			for idle := 0; idle < 20; {
-				got, err := st.Work(ctx, 4)
+				got, err := st.Work(ctx, 4, nil)
 				if err != nil {
 					t.Errorf("%s: Work: %v", name, err)
 					return
@@ -96,7 +96,7 @@ func TestClaimLeaseAndRelease(t *testing.T) {
 
 		claim := func(st *catalog) []int64 {
 			t.Helper()
-			rows, err := st.Work(ctx, 10)
+			rows, err := st.Work(ctx, 10, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,6 +111,9 @@ func TestClaimLeaseAndRelease(t *testing.T) {
 		}
 		if got := claim(short); len(got) != 2 {
 			t.Errorf("Work again returned %v, want the rows it holds", got)
+		}
+		if rows, err := short.Work(ctx, 10, []int64{id1}); err != nil || len(rows) != 1 || rows[0].FileID != id2 {
+			t.Errorf("Work with row %d busy returned %+v, %v; want the other row it holds", id1, rows, err)
 		}
 		if got := claim(other); len(got) != 0 {
 			t.Fatalf("second daemon claimed %v while the first holds them", got)
@@ -138,7 +141,7 @@ func TestClaimLeaseAndRelease(t *testing.T) {
 		if ok, _ := a.Finish(ctx, lanseedd.Result{FileID: id2, Generation: held.Generation, State: lanseedd.StateReady}); ok {
 			t.Error("stale result recorded")
 		}
-		rows, err := a.Work(ctx, 10)
+		rows, err := a.Work(ctx, 10, nil)
 		if err != nil || len(rows) != 1 || rows[0].Path != "again" {
 			t.Errorf("holder's next Work = %+v, %v; want the row at its new path", rows, err)
 		}
@@ -167,7 +170,7 @@ func TestDeadDaemonsClaimsReleased(t *testing.T) {
 			a.mustExec(t, "UPDATE lanseedd_torrents SET claimed_by = ?, claimed_until = ? WHERE file_id = ?",
 				c.owner, until, id)
 			next := openCatalog(t, a.dsn, plain)
-			rows, err := next.Work(ctx, 10)
+			rows, err := next.Work(ctx, 10, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -129,7 +129,7 @@ func TestBatchesSkipHeldRows(t *testing.T) {
 			}
 			lock()
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			rows, err := c.Work(wctx, 10)
+			rows, err := c.Work(wctx, 10, nil)
 			cancel()
 			if err != nil {
 				t.Fatalf("Work with a row held by the site: %v", err)
@@ -145,7 +145,7 @@ func TestBatchesSkipHeldRows(t *testing.T) {
 			if err := site.Commit(); err != nil {
 				t.Fatal(err)
 			}
-			rows, err = c.Work(ctx, 10)
+			rows, err = c.Work(ctx, 10, nil)
 			if err != nil || !slices.ContainsFunc(rows, func(r lanseedd.Row) bool { return r.FileID == held }) {
 				t.Fatalf("Work after the site committed: %+v %v", rows, err)
 			}

@@ -88,7 +88,7 @@ func awaitWork(t *testing.T, st *store.Store, wakes <-chan struct{}, want []int6
 		case <-deadline:
 			t.Fatalf("rows %v never came as work; saw %v", want, seen)
 		}
-		rows, err := st.Work(context.Background(), 100)
+		rows, err := st.Work(context.Background(), 100, nil)
 		if err != nil {
 			continue // the outage may not be over for this connection
 		}
