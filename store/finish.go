@@ -156,78 +156,65 @@ func (s *Store) finishManySQL(rs []lanseedd.Result, republish []bool) (string, [
 		"fp_size", "fp_mtime_ns", "fp_inode", "fp_device"}
 	pgTypes := []string{"bigint", "boolean", "text", "text", "text", "bigint", "text", "text",
 		"bigint", "bigint", "bigint", "bigint"}
-	args := make([]any, 0, len(rs)*len(cols))
+	vals := make([][]any, len(rs))
 	for i, r := range rs {
-		args = append(args, r.FileID, republish[i], string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size,
+		vals[i] = []any{r.FileID, republish[i], string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size,
 			nullString(r.Error), nullString(r.Magnet), r.Fingerprint.Size, r.Fingerprint.MtimeNs,
-			int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device))
+			int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device)}
 	}
-	// MySQL's joined update names the columns it sets by their table;
-	// the others name them bare.
-	target := ""
+	released := `claimed_by = NULL, claimed_until = NULL, updated_at = ` + s.d.now
+	var (
+		b    strings.Builder
+		args []any
+	)
 	if s.d.name == "mysql" {
-		target = "t."
-	}
-	var set strings.Builder
-	for _, c := range cols[2:] {
-		fmt.Fprintf(&set, "%s%s = v.%s, ", target, c, c)
-	}
-	set.WriteString(target + `published_at = CASE WHEN v.republish THEN ` + s.d.now + ` ELSE t.published_at END, ` +
-		target + `claimed_by = NULL, ` + target + `claimed_until = NULL, ` + target + `updated_at = ` + s.d.now)
-	var b strings.Builder
-	switch s.d.name {
-	case "mysql":
-		// No UPDATE … FROM: a join on the rows as a derived table. Its
-		// assignments are in no set order, hence the republish column.
-		b.WriteString("UPDATE lanseedd_torrents AS t JOIN (")
-		for i := range rs {
-			if i > 0 {
-				b.WriteString(" UNION ALL ")
-			}
-			b.WriteString("SELECT ")
-			for j, c := range cols {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("?")
-				if i == 0 {
-					b.WriteString(" AS " + c)
-				}
-			}
+		// No UPDATE … FROM, and a joined update waits for every row its
+		// plan reads, held or not: one table, each column a CASE on the
+		// key. Read committed, InnoDB passes over the rows it reads that
+		// another transaction holds and the WHERE leaves out.
+		b.WriteString("UPDATE lanseedd_torrents SET published_at = CASE file_id")
+		for i, r := range rs {
+			b.WriteString(" WHEN ? THEN " + map[bool]string{true: s.d.now, false: "published_at"}[republish[i]])
+			args = append(args, r.FileID)
 		}
-		b.WriteString(") AS v ON t.file_id = v.file_id SET ")
-		b.WriteString(set.String())
-		// The rows named by their key: InnoDB locks every row its plan
-		// reads, and a scan would wait on those the site holds.
-		b.WriteString(" WHERE t.file_id IN (?" + strings.Repeat(", ?", len(rs)-1) + ")")
+		b.WriteString(" END")
+		for j, c := range cols[2:] {
+			b.WriteString(", " + c + " = CASE file_id")
+			for i, v := range vals {
+				b.WriteString(" WHEN ? THEN ?")
+				args = append(args, rs[i].FileID, v[j+2])
+			}
+			b.WriteString(" END")
+		}
+		b.WriteString(", " + released + " WHERE file_id IN (?" + strings.Repeat(", ?", len(rs)-1) + ")")
 		for _, r := range rs {
 			args = append(args, r.FileID)
 		}
 		return b.String(), args
-	case "postgres":
-		b.WriteString("UPDATE lanseedd_torrents AS t SET " + set.String() + " FROM (VALUES ")
-		for i := range rs {
-			if i > 0 {
+	}
+	b.WriteString("UPDATE lanseedd_torrents AS t SET ")
+	for _, c := range cols[2:] {
+		fmt.Fprintf(&b, "%s = v.%s, ", c, c)
+	}
+	b.WriteString(`published_at = CASE WHEN v.republish THEN ` + s.d.now + ` ELSE t.published_at END, ` + released)
+	b.WriteString(" FROM (VALUES ")
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for j := range cols {
+			if j > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(")
-			for j, typ := range pgTypes {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("?::" + typ)
+			b.WriteString("?")
+			if s.d.name == "postgres" {
+				// Parameters in VALUES have no type of their own.
+				b.WriteString("::" + pgTypes[j])
 			}
-			b.WriteString(")")
 		}
-	default:
-		b.WriteString("UPDATE lanseedd_torrents AS t SET " + set.String() + " FROM (VALUES ")
-		row := "(?" + strings.Repeat(", ?", len(cols)-1) + ")"
-		for i := range rs {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(row)
-		}
+		b.WriteString(")")
+		args = append(args, v...)
 	}
 	b.WriteString(") AS v(" + strings.Join(cols, ", ") + ") WHERE t.file_id = v.file_id")
 	return s.d.rebind(b.String()), args

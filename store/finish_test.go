@@ -34,7 +34,9 @@ func TestFinishTogether(t *testing.T) {
 				gen-- // stale: must not be recorded
 			}
 			wg.Go(func() {
-				ok, err := c.Finish(ctx, lanseedd.Result{FileID: id, Generation: gen, State: lanseedd.StateReady, InfoHash: "ab"})
+				ok, err := c.Finish(ctx, lanseedd.Result{FileID: id, Generation: gen, State: lanseedd.StateReady, InfoHash: "ab",
+					Name: "n" + itoa(i), Size: int64(i), Magnet: "magnet:?" + itoa(i),
+					Fingerprint: lanseedd.Fingerprint{Size: int64(i), MtimeNs: int64(i) << 40, Inode: uint64(i) + 7, Device: 9}})
 				if err != nil {
 					t.Errorf("Finish %d: %v", id, err)
 				}
@@ -47,8 +49,13 @@ func TestFinishTogether(t *testing.T) {
 			if got[i] != want {
 				t.Errorf("row %d: Finish reported %v, want %v", id, got[i], want)
 			}
-			if st := c.get(t, id).State; (st == lanseedd.StateReady) != want {
-				t.Errorf("row %d: state %s, recorded %v", id, st, want)
+			r := c.get(t, id)
+			if (r.State == lanseedd.StateReady) != want {
+				t.Errorf("row %d: state %s, recorded %v", id, r.State, want)
+			}
+			fp := lanseedd.Fingerprint{Size: int64(i), MtimeNs: int64(i) << 40, Inode: uint64(i) + 7, Device: 9}
+			if want && (r.Name != "n"+itoa(i) || r.Size != int64(i) || r.Magnet != "magnet:?"+itoa(i) || r.Fingerprint != fp || r.InfoHash != "ab") {
+				t.Errorf("row %d recorded as %+v", id, r)
 			}
 		}
 	})
