@@ -217,7 +217,13 @@ func (d *daemon) running() bool {
 // cleanEnv is the test's environment without LANSEEDD_* settings, which
 // would override the daemon's flags' defaults.
 func cleanEnv() []string {
-	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "LANSEEDD_") })
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "LANSEEDD_") })
+	// LANSEEDD_TEST_LOAD=eager runs the daemons with every ready row
+	// loaded (seeder.load).
+	if load := os.Getenv("LANSEEDD_TEST_LOAD"); load != "" {
+		env = append(env, "LANSEEDD_SEEDER_LOAD="+load)
+	}
+	return env
 }
 
 // kill stops the daemon with SIGKILL: no flush, no goodbye.

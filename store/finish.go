@@ -84,14 +84,17 @@ func (g *finishGroup) flush(ctx context.Context, s *Store) {
 				close(c.done)
 			}
 		}
-		// A row another transaction holds (the site editing it) waits for
-		// it in a statement of its own, without holding up the batches.
-		for _, c := range held {
+		// The rows another transaction holds (the site editing them) wait
+		// for it in statements of their own, in order, without holding up
+		// the batches.
+		if len(held) > 0 {
 			go func() {
-				ctx, cancel := context.WithTimeout(ctx, time.Minute)
-				defer cancel()
-				c.ok, c.err = s.finishOne(ctx, c.r)
-				close(c.done)
+				for _, c := range held {
+					ctx, cancel := context.WithTimeout(ctx, time.Minute)
+					c.ok, c.err = s.finishOne(ctx, c.r)
+					cancel()
+					close(c.done)
+				}
 			}()
 		}
 	}
@@ -119,13 +122,19 @@ func (s *Store) finishFree(ctx context.Context, batch []*finishCall) (held []*fi
 		record    []lanseedd.Result
 		republish []bool
 		ok        = make([]bool, len(batch))
+		later     = map[int64]bool{}
 	)
-	for i, c := range batch {
+	// Of two results for one row, the later is recorded, as one by one.
+	for i := len(batch) - 1; i >= 0; i-- {
+		c := batch[i]
 		l, free := locked[c.r.FileID]
 		switch {
 		case !free:
 			held = append(held, c)
+		case l.generation == c.r.Generation && l.state != lanseedd.StateDeleted && later[c.r.FileID]:
+			ok[i] = true
 		case l.generation == c.r.Generation && l.state != lanseedd.StateDeleted:
+			later[c.r.FileID] = true
 			// As finishSQL: a row made ready with another torrent is
 			// published anew.
 			ok[i] = true
@@ -134,6 +143,7 @@ func (s *Store) finishFree(ctx context.Context, batch []*finishCall) (held []*fi
 				(!l.published || !l.infohash.Valid || l.infohash.String != c.r.InfoHash))
 		}
 	}
+	slices.Reverse(held)
 	if len(record) > 0 {
 		q, args := s.finishManySQL(record, republish)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {

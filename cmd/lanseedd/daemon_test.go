@@ -45,6 +45,11 @@ func testConfig(tb testing.TB, content string, opts ...func(*Config)) Config {
 	cfg.Tracker.Listen = "127.0.0.1:0"
 	cfg.Admin.Listen = "127.0.0.1:0"
 	cfg.HTTP.PublicURL = "http://127.0.0.1"
+	// LANSEEDD_TEST_LOAD=eager runs the suites with every ready row loaded
+	// (seeder.load); tests of one mode's behaviour set it themselves.
+	if load := os.Getenv("LANSEEDD_TEST_LOAD"); load != "" {
+		cfg.Seeder.Load = seeder.LoadMode(load)
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
