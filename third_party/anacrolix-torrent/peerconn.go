@@ -640,10 +640,10 @@ func (me *PeerConn) numPeerRequests() int {
 func (c *PeerConn) onReadRequest(r Request, startFetch bool) error {
 	requestedChunkLengths.Add(strconv.FormatUint(r.Length.Uint64(), 10), 1)
 	if c.havePeerRequest(r) {
+		// lanseedd: the queued request is answered once; a duplicate
+		// (webtorrent sends some) is no reason to drop the connection,
+		// fast extension or not.
 		torrent.Add("duplicate requests received", 1)
-		if c.fastEnabled() {
-			return errors.New("received duplicate request with fast enabled")
-		}
 		return nil
 	}
 	if c.choking {
@@ -1160,7 +1160,10 @@ func (c *PeerConn) uploadAllowed() bool {
 		return false
 	}
 	if c.t.seeding() {
-		return true
+		// lanseedd: unchoke a peer once it is interested, as libtorrent
+		// does. webtorrent misses an unchoke that arrives with the
+		// handshake and then waits a minute and more to request.
+		return c.peerInterested
 	}
 	if !c.peerHasWantedPieces() {
 		return false
