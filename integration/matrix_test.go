@@ -327,6 +327,7 @@ func (m *matrix) String() string {
 	}
 	notes = append(notes,
 		"aria2 udp: aria2 sends UDP tracker requests from its DHT socket, so DHT is on (an empty routing table) for that path",
+		"webtorrent: webtorrent 2.8.5 (npm) under Node, DHT, local discovery, uTP and UPnP/NAT-PMP off, no WebRTC (lanseedd's peers are TCP)",
 		"transmission: runs with utp-enabled=false; with uTP on it dials uTP first and reaches lanseedd's TCP-only seeder only once that times out (30 s and more)")
 	slices.Sort(notes)
 	for _, n := range notes {
