@@ -130,3 +130,7 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 	zombiezen.com/go/sqlite v0.13.1 // indirect
 )
+
+// A copy of v1.61.0 with two changes for webtorrent peers:
+// see third_party/anacrolix-torrent/LANSEEDD.md.
+replace github.com/anacrolix/torrent => ./third_party/anacrolix-torrent

@@ -168,7 +168,8 @@ func (b *syncBuffer) tail() string {
 	return strings.Join(lines, "\n")
 }
 
-// client is a real BitTorrent client from Debian and how to drive it.
+// client is a real BitTorrent client (from Debian; webtorrent from npm)
+// and how to drive it.
 type client struct {
 	name string
 	// tool is the program that must be installed.
@@ -217,6 +218,10 @@ var clients = []client{
 			}
 			return j.runUntilDone(ctx, j.command(ctx, "/usr/bin/python3", script, j.source(), j.dir, strconv.Itoa(j.port)))
 		},
+	},
+	{
+		name: "webtorrent", tool: "node", fetchesURLs: true,
+		download: downloadWebTorrent,
 	},
 	{
 		name: "rtorrent", tool: "rtorrent", fetchesURLs: true,
@@ -284,5 +289,9 @@ func toolPath(c client) (string, error) {
 		}
 		return c.tool, nil
 	}
-	return exec.LookPath(c.tool)
+	path, err := exec.LookPath(c.tool)
+	if err == nil && c.name == "webtorrent" {
+		_, err = installWebTorrent()
+	}
+	return path, err
 }

@@ -158,6 +158,9 @@ func (s *Seeder) Close() {
 // Port returns the BitTorrent listen port.
 func (s *Seeder) Port() int { return s.cl.port() }
 
+// PeerID returns the peer id the seeder sends in its handshakes.
+func (s *Seeder) PeerID() [20]byte { return s.cl.cl.PeerID() }
+
 // ContentRoot returns the resolved content root.
 func (s *Seeder) ContentRoot() string { return s.cfg.ContentRoot }
 

@@ -1,6 +1,9 @@
 package tracker
 
-import "sort"
+import (
+	"sort"
+	"unsafe"
+)
 
 // sizeClasses are the Go allocator's small object sizes. Growing a peer
 // slice to exactly a size class wastes no memory to rounding, and growing by
@@ -24,30 +27,41 @@ func roundAlloc(n int) int {
 	return (n + page - 1) &^ (page - 1)
 }
 
+// insertAt inserts e at index i of v, growing it with growFor.
+func insertAt[T any](v []T, i int, e T) []T {
+	v = growFor(v, 1)
+	v = v[:len(v)+1]
+	copy(v[i+1:], v[i:])
+	v[i] = e
+	return v
+}
+
 // growFor returns v with room for extra more elements, reallocating by about
 // an eighth when it is full.
-func growFor(v []uint64, extra int) []uint64 {
+func growFor[T any](v []T, extra int) []T {
 	need := len(v) + extra
 	if need <= cap(v) {
 		return v
 	}
+	size := int(unsafe.Sizeof(*new(T)))
 	want := need + len(v)/8
-	c := roundAlloc(want*8) / 8
-	nv := make([]uint64, len(v), c)
+	c := roundAlloc(want*size) / size
+	nv := make([]T, len(v), c)
 	copy(nv, v)
 	return nv
 }
 
 // shrink reallocates v when it uses less than half of its capacity, so that
 // memory held by swarms that lost their peers is given back.
-func shrink(v []uint64) []uint64 {
+func shrink[T any](v []T) []T {
 	if len(v) == 0 {
 		return nil
 	}
 	if cap(v) <= 4 || len(v) > cap(v)/2 {
 		return v
 	}
-	nv := make([]uint64, len(v), roundAlloc(len(v)*8)/8)
+	size := int(unsafe.Sizeof(*new(T)))
+	nv := make([]T, len(v), roundAlloc(len(v)*size)/size)
 	copy(nv, v)
 	return nv
 }

@@ -74,6 +74,8 @@ func (t *Tracker) announceBody(b *httpBuf, rawQuery string, remote netip.Addr, x
 	op := announceOp{
 		infohash: req.infohash,
 		addr:     netip.AddrPortFrom(ip, req.port),
+		peerID:   req.peerID,
+		withIDs:  !req.compact && !req.noPeerID,
 		event:    req.event,
 		seeder:   req.left == 0,
 		numWant:  req.numWant,
@@ -113,14 +115,20 @@ func (t *Tracker) announceBody(b *httpBuf, rawQuery string, remote netip.Addr, x
 			o = appendBytes(o, p6)
 		}
 	} else {
-		o = append(o, 'l')
-		for i := 0; i+6 <= len(p4); i += 6 {
-			a := netip.AddrFrom4([4]byte(p4[i : i+4]))
-			o = appendPeerDict(o, a, uint16(p4[i+4])<<8|uint16(p4[i+5]))
+		// BEP 3: a list of dictionaries with "peer id", unless the
+		// client said no_peer_id=1.
+		idLen := 0
+		if op.withIDs {
+			idLen = 20
 		}
-		for i := 0; i+18 <= len(p6); i += 18 {
+		o = append(o, 'l')
+		for i := 0; i+6+idLen <= len(p4); i += 6 + idLen {
+			a := netip.AddrFrom4([4]byte(p4[i : i+4]))
+			o = appendPeerDict(o, a, uint16(p4[i+4])<<8|uint16(p4[i+5]), p4[i+6:i+6+idLen])
+		}
+		for i := 0; i+18+idLen <= len(p6); i += 18 + idLen {
 			a := netip.AddrFrom16([16]byte(p6[i : i+16]))
-			o = appendPeerDict(o, a, uint16(p6[i+16])<<8|uint16(p6[i+17]))
+			o = appendPeerDict(o, a, uint16(p6[i+16])<<8|uint16(p6[i+17]), p6[i+18:i+18+idLen])
 		}
 		o = append(o, 'e')
 	}
@@ -135,10 +143,16 @@ func appendBytes(o, s []byte) []byte {
 	return append(o, s...)
 }
 
-func appendPeerDict(o []byte, a netip.Addr, port uint16) []byte {
+// appendPeerDict appends a peer of a non-compact reply; id is empty when
+// peer ids are left out.
+func appendPeerDict(o []byte, a netip.Addr, port uint16, id []byte) []byte {
 	var tmp [64]byte
 	o = append(o, "d2:ip"...)
 	o = appendBytes(o, a.AppendTo(tmp[:0]))
+	if len(id) > 0 {
+		o = append(o, "7:peer id"...)
+		o = appendBytes(o, id)
+	}
 	o = append(o, "4:porti"...)
 	o = strconv.AppendInt(o, int64(port), 10)
 	return append(o, "ee"...)

@@ -3,6 +3,7 @@ package tracker
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -481,6 +482,65 @@ func TestServeTCP(t *testing.T) {
 	} {
 		if got := raw(req); !strings.Contains(got, want) {
 			t.Errorf("%.40q: got %q, want %q", req, got, want)
+		}
+	}
+}
+
+// TestHTTPNonCompactPeerIDs checks that a non-compact reply lists each
+// peer's id (BEP 3), whichever protocol the peer announced with, the local
+// seeder's included, and leaves them out on no_peer_id=1.
+func TestHTTPNonCompactPeerIDs(t *testing.T) {
+	ih := hashN(1)
+	tr := newTestTracker(t, nil)
+	tr.SetLocal(&Local{
+		Addrs:  []netip.AddrPort{netip.MustParseAddrPort("192.0.2.10:6881")},
+		PeerID: [20]byte([]byte("-AN0001-localseeder1")),
+		Has:    func([20]byte, bool) bool { return true },
+	})
+	withID := func(id string, port int) string {
+		return strings.Replace(announceQ(ih, port, ""), "peer_id="+peerID, "peer_id="+url.QueryEscape(id), 1)
+	}
+	get(t, tr, "10.0.0.1:1", withID("-TR3000-httppeer0001", 6881))
+	get(t, tr, "[2001:db8::1]:1", withID("-qB4000-ipv6peer0001", 6883))
+	src := netip.MustParseAddrPort("10.0.0.2:1")
+	r := udpDo(tr, udpAnnouncePacket(tr.connID(src, tr.connWindow()), 1,
+		udpAnn{ih: ih, port: 6882, id: "-lt0D00-\x00\x01udppeer001"}), src.String())
+	if binary.BigEndian.Uint32(r) != actionAnnounce {
+		t.Fatalf("UDP announce reply %x", r)
+	}
+	want := map[string]string{
+		"10.0.0.1:6881":      "-TR3000-httppeer0001",
+		"10.0.0.2:6882":      "-lt0D00-\x00\x01udppeer001",
+		"[2001:db8::1]:6883": "-qB4000-ipv6peer0001",
+		"192.0.2.10:6881":    "-AN0001-localseeder1",
+	}
+
+	for _, tc := range []struct {
+		query   string
+		withIDs bool
+	}{
+		{"&compact=0", true},
+		{"&compact=0&no_peer_id=1", false},
+	} {
+		m := get(t, tr, "10.0.0.9:1", withID("-AR1000-requester001", 7000)+tc.query)
+		l, ok := m["peers"].([]any)
+		if !ok || len(l) != len(want) {
+			t.Fatalf("%s: peers = %#v", tc.query, m["peers"])
+		}
+		for _, e := range l {
+			d := e.(map[string]any)
+			a, err := netip.ParseAddr(d["ip"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ap := netip.AddrPortFrom(a, uint16(d["port"].(int64))).String()
+			id, has := d["peer id"]
+			switch {
+			case !tc.withIDs && has:
+				t.Errorf("%s: %s has peer id %q", tc.query, ap, id)
+			case tc.withIDs && id != want[ap]:
+				t.Errorf("%s: %s has peer id %q, want %q", tc.query, ap, id, want[ap])
+			}
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 type Local struct {
 	// Addrs are the seeder's addresses and peer port, as peers reach it.
 	Addrs []netip.AddrPort
+	// PeerID is the seeder's peer id, listed in non-compact replies.
+	PeerID [20]byte
 	// Has reports whether the seeder has infohash. With activate, the
 	// seeder also makes ready to serve it (loads it) before it returns: an
 	// announce is answered only after that, so the peer's first connection
@@ -39,10 +41,16 @@ func (t *Tracker) appendLocal(op *announceOp, wantV4, wantV6 bool, res *announce
 		case a.Addr().Is4() && wantV4:
 			ip := a.Addr().As4()
 			out4 = binary.BigEndian.AppendUint16(append(out4, ip[:]...), a.Port())
+			if op.withIDs {
+				out4 = append(out4, t.local.PeerID[:]...)
+			}
 			res.n4++
 		case a.Addr().Is6() && wantV6:
 			ip := a.Addr().As16()
 			out6 = binary.BigEndian.AppendUint16(append(out6, ip[:]...), a.Port())
+			if op.withIDs {
+				out6 = append(out6, t.local.PeerID[:]...)
+			}
 			res.n6++
 		}
 	}

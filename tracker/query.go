@@ -36,11 +36,13 @@ var (
 // announceRequest is a parsed HTTP announce.
 type announceRequest struct {
 	infohash [20]byte
+	peerID   [20]byte
 	port     uint16
 	left     int64 // -1 when absent
 	event    uint8
 	numWant  int // -1 when absent
 	compact  bool
+	noPeerID bool   // no_peer_id=1: a non-compact reply may leave peer ids out
 	ip       string // raw ip= value, still percent-encoded
 }
 
@@ -64,8 +66,7 @@ func parseAnnounceQuery(q string, req *announceRequest) error {
 			}
 			haveHash = true
 		case "peer_id":
-			var id [20]byte
-			if err := unescape20(&id, v); err != nil {
+			if err := unescape20(&req.peerID, v); err != nil {
 				if err == errInvalidInfohash {
 					return errInvalidPeerID
 				}
@@ -116,6 +117,8 @@ func parseAnnounceQuery(q string, req *announceRequest) error {
 			default:
 				return errInvalidCompact
 			}
+		case "no_peer_id":
+			req.noPeerID = v == "1"
 		case "ip", "ipv4", "ipv6":
 			req.ip = v
 		}

@@ -22,7 +22,7 @@ func TestParseAnnounceQuery(t *testing.T) {
 	}{
 		{"minimal", base, announceRequest{port: 6881, left: -1, numWant: -1, compact: true}, nil},
 		{"full", base + "&uploaded=1&downloaded=2&left=0&event=completed&numwant=7&compact=0&key=x&no_peer_id=1",
-			announceRequest{port: 6881, left: 0, event: eventCompleted, numWant: 7, compact: false}, nil},
+			announceRequest{port: 6881, left: 0, event: eventCompleted, numWant: 7, compact: false, noPeerID: true}, nil},
 		{"started", base + "&event=started", announceRequest{port: 6881, left: -1, numWant: -1, compact: true, event: eventStarted}, nil},
 		{"stopped", base + "&event=stopped", announceRequest{port: 6881, left: -1, numWant: -1, compact: true, event: eventStopped}, nil},
 		{"empty event", base + "&event=", announceRequest{port: 6881, left: -1, numWant: -1, compact: true}, nil},
@@ -56,6 +56,7 @@ func TestParseAnnounceQuery(t *testing.T) {
 				return
 			}
 			tt.want.infohash = [20]byte([]byte(rawHash))
+			tt.want.peerID = [20]byte([]byte(peerID))
 			if got != tt.want {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
 			}

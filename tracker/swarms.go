@@ -9,14 +9,19 @@ import (
 )
 
 // The swarm store keeps peers the way opentracker does: identity is the
-// peer's address and port (the peer id is not kept), and each swarm holds a
-// sorted, packed slice of fixed-size records so that a peer costs about
-// eight bytes.
+// peer's address and port, and each swarm holds a sorted, packed slice of
+// fixed-size records, so that finding a peer and building a compact reply
+// touch eight bytes per peer.
 //
 // An IPv4 peer is one uint64: address (32 bits), port (16 bits), then a
 // seeder flag and a 15-bit stamp of the second it last announced. Sorting
 // the uint64s sorts by address and port. IPv6 peers live in a per-shard
-// map of 20-byte record slices, so a swarm without them pays nothing.
+// map of record slices, so a swarm without them pays nothing.
+//
+// Peer ids are kept only for non-compact replies (BEP 3), which list them;
+// opentracker answers compact only and keeps none. An IPv4 peer's id sits
+// at the same index of a parallel slice, so the hot compact path never
+// reads it; a peer costs 28 bytes instead of 8.
 
 const numShards = 1024
 
@@ -25,15 +30,18 @@ const (
 	stampMask  = 0x7fff
 )
 
-// peer6 is an IPv6 address, port (big endian, as on the wire) and flags.
+// peer6 is an IPv6 address, port (big endian, as on the wire), flags and
+// peer id.
 type peer6 struct {
 	addrPort [18]byte
 	flags    uint16
+	id       [20]byte
 }
 
-// swarm is 32 bytes, an allocator size class of its own.
+// swarm is 56 bytes (the allocator's 64-byte class).
 type swarm struct {
 	v4        []uint64
+	ids       [][20]byte // ids[i] is the id of the peer v4[i]
 	seeders   uint32
 	completed uint32
 }
@@ -113,10 +121,14 @@ const (
 type announceOp struct {
 	infohash [20]byte
 	addr     netip.AddrPort // unmapped
-	event    uint8
-	seeder   bool
-	numWant  int
-	stamp    uint16 // current second, masked by stampMask
+	peerID   [20]byte
+	// withIDs asks for each peer's id after its compact address in the
+	// reply buffers: 6+20 bytes per IPv4 peer, 18+20 per IPv6 peer.
+	withIDs bool
+	event   uint8
+	seeder  bool
+	numWant int
+	stamp   uint16 // current second, masked by stampMask
 }
 
 // announceResult carries the swarm's counts after the announce.
@@ -130,8 +142,9 @@ type announceResult struct {
 var errSwarmLimit = &failure{msg: "tracker is full: too many swarms", retry: true}
 
 // announce records op and appends up to op.numWant other peers in compact
-// form: IPv4 to out4 (6 bytes each), IPv6 to out6 (18 bytes each). wantV4
-// and wantV6 say which families the reply can carry.
+// form: IPv4 to out4 (6 bytes each), IPv6 to out6 (18 bytes each), each
+// followed by its peer id if op.withIDs. wantV4 and wantV6 say which
+// families the reply can carry.
 func (s *swarmStore) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) (announceResult, []byte, []byte, error) {
 	var res announceResult
 	sh := &s.shards[shardOf(&op.infohash)]
@@ -172,7 +185,7 @@ func (s *swarmStore) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []
 	res.leechers = n - int(sw.seeders)
 	res.completed = int(sw.completed)
 	if op.event != eventStopped && op.numWant > 0 {
-		out4, out6, res.n4, res.n6 = selectPeers(sw.v4, v6, op, wantV4, wantV6, out4, out6)
+		out4, out6, res.n4, res.n6 = selectPeers(sw.v4, sw.ids, v6, op, wantV4, wantV6, out4, out6)
 	}
 	if n == 0 && sw.completed == 0 {
 		delete(sh.swarms, op.infohash)
@@ -222,20 +235,20 @@ func (s *swarmStore) upsert4(sw *swarm, n6 int, op *announceOp, flags uint16) (w
 		wasSeeder = old&seederFlag != 0
 		if op.event == eventStopped {
 			sw.v4 = append(sw.v4[:i], sw.v4[i+1:]...)
+			sw.ids = append(sw.ids[:i], sw.ids[i+1:]...)
 			s.removed(sw, wasSeeder)
 			return wasSeeder
 		}
 		sw.v4[i] = k | uint64(flags)
+		sw.ids[i] = op.peerID
 		s.flagChange(sw, wasSeeder, op.seeder)
 		return wasSeeder
 	}
 	if op.event == eventStopped || !s.canAdd(len(sw.v4)+n6) {
 		return false
 	}
-	sw.v4 = growFor(sw.v4, 1)
-	sw.v4 = sw.v4[:len(sw.v4)+1]
-	copy(sw.v4[i+1:], sw.v4[i:])
-	sw.v4[i] = k | uint64(flags)
+	sw.v4 = insertAt(sw.v4, i, k|uint64(flags))
+	sw.ids = insertAt(sw.ids, i, op.peerID)
 	s.added(sw, op.seeder)
 	return false
 }
@@ -295,6 +308,7 @@ func (s *swarmStore) upsert6(sw *swarm, v []peer6, op *announceOp, flags uint16)
 			return v, wasSeeder
 		}
 		v[i].flags = flags
+		v[i].id = op.peerID
 		s.flagChange(sw, wasSeeder, op.seeder)
 		return v, wasSeeder
 	}
@@ -303,7 +317,7 @@ func (s *swarmStore) upsert6(sw *swarm, v []peer6, op *announceOp, flags uint16)
 	}
 	v = append(v, peer6{})
 	copy(v[i+1:], v[i:])
-	v[i] = peer6{addrPort: k, flags: flags}
+	v[i] = peer6{addrPort: k, flags: flags, id: op.peerID}
 	s.added(sw, op.seeder)
 	return v, false
 }
@@ -339,8 +353,10 @@ func (s *swarmStore) flagChange(sw *swarm, was, now bool) {
 // out. A seeder is given only leechers, except on its "started" announce:
 // a client with a magnet link announces left=0 before it has the metadata,
 // which it can only fetch from a peer, often a seeder (aria2, Transmission).
-func selectPeers(v4 []uint64, v6 []peer6, op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) ([]byte, []byte, int, int) {
+// ids are the peer ids of v4.
+func selectPeers(v4 []uint64, ids [][20]byte, v6 []peer6, op *announceOp, wantV4, wantV6 bool, out4, out6 []byte) ([]byte, []byte, int, int) {
 	onlyLeechers := op.seeder && op.event != eventStarted
+	withIDs := op.withIDs
 	if !wantV6 {
 		v6 = nil
 	}
@@ -373,7 +389,7 @@ func selectPeers(v4 []uint64, v6 []peer6, op *announceOp, wantV4, wantV6 bool, o
 			start = rand.IntN(len(v4))
 		}
 		for j, i := 0, start; j < len(v4) && n4 < want4; j++ {
-			p := v4[i]
+			p, at := v4[i], i
 			if i++; i == len(v4) {
 				i = 0
 			}
@@ -382,6 +398,9 @@ func selectPeers(v4 []uint64, v6 []peer6, op *announceOp, wantV4, wantV6 bool, o
 			}
 			out4 = binary.BigEndian.AppendUint32(out4, uint32(p>>32))
 			out4 = binary.BigEndian.AppendUint16(out4, uint16(p>>16))
+			if withIDs {
+				out4 = append(out4, ids[at][:]...)
+			}
 			n4++
 		}
 	}
@@ -403,6 +422,9 @@ func selectPeers(v4 []uint64, v6 []peer6, op *announceOp, wantV4, wantV6 bool, o
 				continue
 			}
 			out6 = append(out6, p.addrPort[:]...)
+			if withIDs {
+				out6 = append(out6, p.id[:]...)
+			}
 			n6++
 		}
 	}
@@ -458,16 +480,17 @@ func stale(flags, now, timeout uint16) bool {
 
 func (s *swarmStore) expireSwarm(sh *shard, ih *[20]byte, sw *swarm, now, timeout uint16) int {
 	removed := 0
-	v4 := sw.v4[:0]
-	for _, p := range sw.v4 {
+	v4, ids := sw.v4[:0], sw.ids[:0]
+	for i, p := range sw.v4 {
 		if stale(uint16(p), now, timeout) {
 			removed++
 			s.removed(sw, p&seederFlag != 0)
 			continue
 		}
 		v4 = append(v4, p)
+		ids = append(ids, sw.ids[i])
 	}
-	sw.v4 = shrink(v4)
+	sw.v4, sw.ids = shrink(v4), shrink(ids)
 	if old := sh.peers6(ih); len(old) > 0 {
 		v6 := old[:0]
 		for _, p := range old {

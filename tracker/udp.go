@@ -109,6 +109,7 @@ func (t *Tracker) handleUDP(pkt []byte, src netip.AddrPort, b *udpBuf, out []byt
 
 	op := announceOp{
 		infohash: [20]byte(pkt[16:36]),
+		peerID:   [20]byte(pkt[36:56]),
 		seeder:   binary.BigEndian.Uint64(pkt[64:]) == 0,
 		numWant:  int(int32(binary.BigEndian.Uint32(pkt[92:]))),
 	}

@@ -24,6 +24,7 @@ type udpAnn struct {
 	ip      [4]byte
 	numWant int32
 	port    uint16
+	id      string // peer id; peerID when empty
 }
 
 func udpAnnouncePacket(connID uint64, tid uint32, a udpAnn) []byte {
@@ -31,7 +32,10 @@ func udpAnnouncePacket(connID uint64, tid uint32, a udpAnn) []byte {
 	p = binary.BigEndian.AppendUint32(p, actionAnnounce)
 	p = binary.BigEndian.AppendUint32(p, tid)
 	p = append(p, a.ih[:]...)
-	p = append(p, peerID...)
+	if a.id == "" {
+		a.id = peerID
+	}
+	p = append(p, a.id...)
 	p = binary.BigEndian.AppendUint64(p, 0) // downloaded
 	left := uint64(1000)
 	if a.seed {

@@ -149,7 +149,14 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 // torrent's name for a single-file torrent, name/path… for a multi-file one.
 // It returns the file's path inside the row's directory ("" for a single
 // file) and its length.
+//
+// A single file is also found at the web seed URL itself (no component):
+// webtorrent (npm, 2.8) asks there instead of appending the name as BEP 19
+// says for a URL that ends in a slash.
 func torrentFile(info *metainfo.Info, parts []string) (string, int64, bool) {
+	if !info.IsDir() && len(parts) == 1 && parts[0] == "" {
+		return "", info.Length, true
+	}
 	if len(parts) == 0 || parts[0] != info.Name {
 		return "", 0, false
 	}

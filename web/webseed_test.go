@@ -102,7 +102,11 @@ func TestWebSeedServesPublishedFiles(t *testing.T) {
 	if code, body := fx.get(t, "/ws/2/Series/s1/e1.bin"); code != 200 || string(body) != "episode one" {
 		t.Errorf("Series/s1/e1.bin: %d %q", code, body)
 	}
-	for _, p := range []string{"/ws/2/Series/out.bin", "/ws/2/Series/in.bin", "/ws/2/Series/s1", "/ws/1/..%2foutside%2fsecret.bin"} {
+	// webtorrent asks for a single file at the web seed URL itself.
+	if code, body := fx.get(t, "/ws/1/"); code != 200 || !bytes.Equal(body, fx.film) {
+		t.Errorf("/ws/1/: %d, %d bytes", code, len(body))
+	}
+	for _, p := range []string{"/ws/2/", "/ws/2/Series/out.bin", "/ws/2/Series/in.bin", "/ws/2/Series/s1", "/ws/1/..%2foutside%2fsecret.bin"} {
 		if code, body := fx.get(t, p); code != 404 {
 			t.Errorf("%s: %d %q, want 404", p, code, body)
 		}

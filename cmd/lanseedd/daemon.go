@@ -234,8 +234,9 @@ func (m *Main) Start(ctx context.Context) error {
 	// an announce, and loads the torrent when a peer asks (seeder.load).
 	// In catalog-only mode those are the swarms allowed.
 	m.Tracker.SetLocal(&tracker.Local{
-		Addrs: localPeers(ctx, ep.host, cfg.Seeder.PeerBind, m.Seeder.Port(), m.Log),
-		Has:   m.Seeder.Has,
+		Addrs:  localPeers(ctx, ep.host, cfg.Seeder.PeerBind, m.Seeder.Port(), m.Log),
+		PeerID: m.Seeder.PeerID(),
+		Has:    m.Seeder.Has,
 	})
 	webCfg := cfg.HTTP.Config
 	webCfg.BaseURL, webCfg.Version = ep.links, Version

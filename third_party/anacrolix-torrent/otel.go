@@ -1,0 +1,3 @@
+package torrent
+
+const tracerName = "anacrolix.torrent"
