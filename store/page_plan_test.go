@@ -118,3 +118,25 @@ func planOf(t *testing.T, s *Store, query string, args ...any) string {
 	}
 	return strings.Join(plan, "\n")
 }
+
+// TestReadyByInfoHashReadsAnIndex checks that the lookup of a ready row by
+// infohash (every announce of an unloaded torrent) reads an index on the
+// infohash in file_id order: without statistics, PostgreSQL walked the key
+// in order and filtered a million rows for each lookup.
+func TestReadyByInfoHashReadsAnIndex(t *testing.T) {
+	for _, be := range dbtest.Backends[:2] {
+		t.Run(be.Name, func(t *testing.T) {
+			s := migratedStore(t, be)
+			text := planOf(t, s, readyByInfoHash, strings.Repeat("ab", 20))
+			found := false
+			for _, line := range strings.Split(text, "\n") {
+				if (strings.Contains(line, "Index Cond") || strings.Contains(line, "USING")) && strings.Contains(line, "infohash") {
+					found = true
+				}
+			}
+			if !found || strings.Contains(text, "Sort") || strings.Contains(text, "TEMP B-TREE") {
+				t.Errorf("a ready row is not looked up by an index on infohash and file_id:\n%s", text)
+			}
+		})
+	}
+}

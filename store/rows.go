@@ -166,11 +166,14 @@ func (s *Store) getRow(ctx context.Context, q string, args ...any) (r lanseedd.R
 	return r, err
 }
 
+// readyByInfoHash reads the first ready row of an infohash (two rows have
+// one when they name the same bytes under the same name).
+const readyByInfoHash = `SELECT ` + rowColumns + `
+	FROM lanseedd_torrents WHERE infohash = ? AND state = 'ready' ORDER BY file_id LIMIT 1`
+
 // GetByInfoHash returns the ready row with that infohash (40 hex characters).
 func (s *Store) GetByInfoHash(ctx context.Context, infohash string) (lanseedd.Row, error) {
-	r, err := s.getRow(ctx, `SELECT `+rowColumns+`
-		FROM lanseedd_torrents WHERE infohash = ? AND state = 'ready' ORDER BY file_id LIMIT 1`,
-		strings.ToLower(infohash))
+	r, err := s.getRow(ctx, readyByInfoHash, strings.ToLower(infohash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("infohash %s: %w", infohash, lanseedd.ErrNotFound)
 	}
