@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -166,21 +168,30 @@ func (s *Store) getRow(ctx context.Context, q string, args ...any) (r lanseedd.R
 	return r, err
 }
 
-// readyByInfoHash reads the first ready row of an infohash (two rows have
-// one when they name the same bytes under the same name).
-const readyByInfoHash = `SELECT ` + rowColumns + `
-	FROM lanseedd_torrents WHERE infohash = ? AND state = 'ready' ORDER BY file_id LIMIT 1`
+// byInfoHash reads the rows of an infohash (two rows have one when they name
+// the same bytes under the same name). It names no state and no order: an
+// index on the infohash is then the one a planner can use, whatever its
+// statistics (with a state and an order, PostgreSQL without statistics read
+// the ready rows in file_id order, a million of them, for each lookup).
+const byInfoHash = `SELECT ` + rowColumns + ` FROM lanseedd_torrents WHERE infohash = ?`
 
-// GetByInfoHash returns the ready row with that infohash (40 hex characters).
+// GetByInfoHash returns the ready row with that infohash (40 hex
+// characters), the first by file_id if several have it.
 func (s *Store) GetByInfoHash(ctx context.Context, infohash string) (lanseedd.Row, error) {
-	r, err := s.getRow(ctx, readyByInfoHash, strings.ToLower(infohash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("infohash %s: %w", infohash, lanseedd.ErrNotFound)
-	}
+	rows, err := s.queryRows(ctx, byInfoHash, strings.ToLower(infohash))
 	if err != nil {
-		return r, fmt.Errorf("read infohash %s: %w", infohash, err)
+		return lanseedd.Row{}, fmt.Errorf("read infohash %s: %w", infohash, err)
 	}
-	return r, nil
+	var ready []lanseedd.Row
+	for _, r := range rows {
+		if r.State == lanseedd.StateReady {
+			ready = append(ready, r)
+		}
+	}
+	if len(ready) == 0 {
+		return lanseedd.Row{}, fmt.Errorf("infohash %s: %w", infohash, lanseedd.ErrNotFound)
+	}
+	return slices.MinFunc(ready, func(a, b lanseedd.Row) int { return cmp.Compare(a.FileID, b.FileID) }), nil
 }
 
 // Rows returns every row in any of the given states (all rows when none),
