@@ -203,8 +203,13 @@ func TestPublicEndpoints(t *testing.T) {
 		if resp.StatusCode != 200 || !bytes.Equal(body, ep) {
 			t.Errorf("multi-file: %s, %d bytes", resp.Status, len(body))
 		}
+		// A single file is also served at the web seed URL itself, where
+		// webtorrent asks for it; a directory is not listed there.
+		if resp, body := getWith(t, web.WebSeedURL(base, id), nil); resp.StatusCode != 200 || !bytes.Equal(body, data) {
+			t.Errorf("GET the web seed URL of a single file: %s, %d bytes", resp.Status, len(body))
+		}
 		for _, p := range []string{
-			web.WebSeedURL(base, id),                       // directory listing
+			web.WebSeedURL(base, dirID),                    // directory listing
 			web.WebSeedURL(base, id) + "secret.bin",        // another file
 			web.WebSeedURL(base, id) + "..%2fsecret.bin",   // encoded traversal
 			web.WebSeedURL(base, id) + "..%252fsecret.bin", // double-encoded
