@@ -125,7 +125,7 @@ func TestWatcherOutOfWatchesFallsBackToRescan(t *testing.T) {
 	writeFile(t, filepath.Join(root, "a", "x"), 999)
 	writeFile(t, filepath.Join(root, "b", "y"), 999)
 	r.wait(t, 1, 500*time.Millisecond) // inotify
-	r.wait(t, 2, 5*time.Second)        // the rescan, every 700ms (loaded machines are slow)
+	r.wait(t, 2, 15*time.Second)       // the rescan, every 700ms (loaded machines are slow)
 }
 
 func laterMtime() { time.Sleep(20 * time.Millisecond) }
