@@ -98,6 +98,10 @@ type SeederStats struct {
 	Torrents      int   `json:"torrents"`
 	Peers         int   `json:"peers"`
 	UploadedBytes int64 `json:"uploaded_bytes"`
+	// ConnectionsTCP and ConnectionsUTP count the peer connections made
+	// since start (handshake completed), by transport.
+	ConnectionsTCP int64 `json:"connections_tcp"`
+	ConnectionsUTP int64 `json:"connections_utp"`
 	// HashedBytes and HashSeconds count the hashing work since start.
 	HashedBytes int64   `json:"hashed_bytes"`
 	HashSeconds float64 `json:"hash_seconds"`

@@ -24,21 +24,13 @@ func downloadTransmission(ctx context.Context, j *job) error {
 	if err := os.MkdirAll(conf, 0o755); err != nil {
 		return err
 	}
-	// uTP off: Transmission 3.00 with its default uTP on downloads nothing
-	// from lanseedd in 90 s, whatever the seeder does with uTP:
-	//  - seeder uTP off (as shipped): Transmission dials uTP first and never
-	//    notices that nobody answers, so it never tries TCP;
-	//  - seeder uTP on: on a uTP connection Transmission opened itself it
-	//    sends the handshake, its extension handshake and have-none, then
-	//    never "interested", against anacrolix (have-all or bitfield alike)
-	//    and against a uTP-only libtorrent 2.0 seeder too; only a uTP
-	//    connection the seeder opens works, and ours opens none;
-	//  - the seeder's UDP peer port resetting uTP (on the SYN, or on the
-	//    first data, where Transmission is meant to fall back): Transmission
-	//    opens a TCP connection and closes it at once, unused.
-	// See the matrix notes.
+	// uTP as installed (on): Transmission 3.00 dials uTP first and, to a
+	// server without uTP, never falls back to TCP. On uTP it handles our
+	// handshake but not the messages that came with it until more bytes
+	// arrive, so the seeder answers its first message with a keep-alive
+	// (TestTransmissionOverUTP).
 	settings, _ := json.Marshal(map[string]any{
-		"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
+		"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false,
 		"port-forwarding-enabled": false, "peer-port": j.port, "download-dir": j.dir,
 		"message-level": 3,
 	})

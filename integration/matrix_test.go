@@ -327,8 +327,7 @@ func (m *matrix) String() string {
 	}
 	notes = append(notes,
 		"aria2 udp: aria2 sends UDP tracker requests from its DHT socket, so DHT is on (an empty routing table) for that path",
-		"webtorrent: webtorrent 2.8.5 (npm) under Node, DHT, local discovery, uTP and UPnP/NAT-PMP off, no WebRTC (lanseedd's peers are TCP)",
-		"transmission: runs with utp-enabled=false; with uTP on (its default) Transmission 3.00 downloads nothing in 90 s: it dials uTP first and, to a TCP-only seeder, never falls back to TCP; on a uTP connection it opens it never sends interested, to a uTP seeder (anacrolix or libtorrent) alike (see downloadTransmission)")
+		"webtorrent: webtorrent 2.8.5 (npm) under Node, DHT, local discovery, uTP and UPnP/NAT-PMP off, no WebRTC (lanseedd's peers are TCP and uTP)")
 	slices.Sort(notes)
 	for _, n := range notes {
 		b.WriteString("  " + n + "\n")

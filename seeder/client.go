@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
@@ -31,6 +33,9 @@ type client struct {
 	// added counts how often each infohash was added (see seed).
 	added    map[metainfo.Hash]int
 	maxConns int
+	// tcp and utp count the connections whose handshake completed, by
+	// transport.
+	tcp, utp atomic.Int64
 }
 
 // newClient starts the client. changed is the storage's hook (see
@@ -70,13 +75,10 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	cc.NoDefaultPortForwarding = true
 	cc.DisableWebtorrent = true
 	cc.DisableWebseeds = true
-	// TCP only: Transmission 3.00, the client that tries uTP first, never
-	// gets to request on a uTP connection it opens (to libtorrent's uTP as
-	// to ours), so uTP here would only trade its stall for another; see
-	// integration/clients_drive_test.go. uTP (go-libutp) also cost 13 ms of
-	// CPU per MiB served to libtorrent on loopback, against 3.4–4.1 over
-	// TCP, at a tenth of the speed (8–9 against 80–95 MB/s).
-	cc.DisableUTP = true
+	// uTP unless configured off: Transmission 3.00 dials uTP first and, to
+	// a server without it, never falls back to TCP. Its uTP needed a change
+	// in the library too (nudgePeer in third_party/anacrolix-torrent).
+	cc.DisableUTP = !cfg.UTP
 	// anacrolix sizes each torrent's connection map for twice this: with
 	// 100 it is 6 KB per torrent, 600 MB for 100,000 torrents that mostly
 	// have no peer. Each torrent gets the real bound once added.
@@ -105,7 +107,12 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	// the client looks for it (anacrolix calls this without its lock, on
 	// the connection's own goroutine). Obfuscated handshakes are matched
 	// against loaded torrents only, before this point.
-	cc.Callbacks.CompletedHandshake = func(_ *torrent.PeerConn, ih torrent.InfoHash) {
+	cc.Callbacks.CompletedHandshake = func(pc *torrent.PeerConn, ih torrent.InfoHash) {
+		if strings.Contains(pc.Network, "udp") {
+			c.utp.Add(1)
+		} else {
+			c.tcp.Add(1)
+		}
 		if incoming != nil {
 			incoming(ih)
 		}

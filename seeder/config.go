@@ -54,6 +54,10 @@ type Config struct {
 	MaxConnsPerTorrent int `yaml:"max_conns_per_torrent"`
 	// MaxHalfOpenConns bounds outgoing connection attempts in progress.
 	MaxHalfOpenConns int `yaml:"max_half_open_conns"`
+	// UTP accepts and dials uTP (BEP 29) besides TCP on the peer port.
+	// Transmission tries uTP first and, to a server without it, never
+	// falls back to TCP.
+	UTP bool `yaml:"utp"`
 	// UploadRate and DownloadRate limit the client in bytes per second;
 	// 0 means no limit. (lanseedd only seeds; downloads are protocol
 	// chatter.)
@@ -101,6 +105,7 @@ func DefaultConfig() Config {
 		OpenFiles:          512,
 		MaxConnsPerTorrent: 100,
 		MaxHalfOpenConns:   100,
+		UTP:                true,
 		Load:               LoadDemand,
 		UnloadAfter:        10 * time.Minute,
 		MaxLoaded:          2000,

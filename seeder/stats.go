@@ -26,6 +26,7 @@ func (s *Seeder) Stats() lanseedd.SeederStats {
 		HashSeconds: time.Duration(s.hashed.nanos.Load()).Seconds(),
 	}
 	st.UploadRate, st.DownloadRate = s.Rates()
+	st.ConnectionsTCP, st.ConnectionsUTP = s.cl.tcp.Load(), s.cl.utp.Load()
 	d := s.demand
 	st.Load, st.MaxLoaded = string(s.cfg.Load), s.cfg.MaxLoaded
 	st.Activations, st.ActivationFailures = d.activations.Load(), d.failures.Load()

@@ -48,6 +48,7 @@ var (
 	descSweepRows    = prometheus.NewDesc("lanseedd_seeder_sweep_rows", "Ready rows whose files the last sweep stat'ed.", nil, nil)
 	descSweepSeconds = prometheus.NewDesc("lanseedd_seeder_sweep_seconds", "Duration of the last sweep of ready rows' files.", nil, nil)
 	descSeederPeers  = prometheus.NewDesc("lanseedd_seeder_peers", "Peers connected to the seeder.", nil, nil)
+	descSeederConns  = prometheus.NewDesc("lanseedd_seeder_connections_total", "Peer connections made by the seeder (handshake completed), by transport.", []string{"transport"}, nil)
 	descUploaded     = prometheus.NewDesc("lanseedd_seeder_uploaded_bytes_total", "Bytes of content uploaded by the seeder.", nil, nil)
 	descHashedBytes  = prometheus.NewDesc("lanseedd_seeder_hashed_bytes_total", "Bytes of content hashed.", nil, nil)
 	descHashSeconds  = prometheus.NewDesc("lanseedd_seeder_hash_seconds_total", "Time spent hashing.", nil, nil)
@@ -99,7 +100,7 @@ func readBuildInfo(version string) buildInfo {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReloadOK, descReloadAt, descCatalogUp, descRows,
-		descLag, descTorrents, descMaxLoaded, descActivations, descUnloads, descActivationSeconds, descSweepRows, descSweepSeconds, descSeederPeers, descUploaded, descHashedBytes, descHashSeconds, descStateDirOK,
+		descLag, descTorrents, descMaxLoaded, descActivations, descUnloads, descActivationSeconds, descSweepRows, descSweepSeconds, descSeederPeers, descSeederConns, descUploaded, descHashedBytes, descHashSeconds, descStateDirOK,
 		descSwarms, descPeers, descAnnounces, descScrapes, descConnects, descTrackerErrors, descRefused, descCompletions,
 		descWebSeedReqs, descWebSeedBytes} {
 		ch <- d
@@ -149,6 +150,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descSweepRows, float64(sd.Sweep.Rows))
 	gauge(descSweepSeconds, sd.Sweep.Seconds)
 	gauge(descSeederPeers, float64(sd.Peers))
+	counter(descSeederConns, float64(sd.ConnectionsTCP), "tcp")
+	counter(descSeederConns, float64(sd.ConnectionsUTP), "utp")
 	counter(descUploaded, float64(sd.UploadedBytes))
 	counter(descHashedBytes, float64(sd.HashedBytes))
 	counter(descHashSeconds, sd.HashSeconds)

@@ -268,6 +268,18 @@ func (cn *PeerConn) onClose() {
 	}
 }
 
+// nudgePeer writes a keep-alive. lanseedd: Transmission 3.00, on a uTP
+// connection, handles the handshake it reads but not the messages that
+// arrived with it (our extension handshake, have-all or bitfield): they wait
+// in its buffer until more bytes come, and without them it is never
+// interested. Sent when the peer's first message arrives, the keep-alive
+// makes it read them then, not at the first periodic keep-alive minutes
+// later.
+func (cn *PeerConn) nudgePeer() {
+	cn.messageWriter.write(pp.Message{Keepalive: true})
+	cn.tickleWriter()
+}
+
 // Writes a message into the write buffer. Returns whether it's okay to keep writing. Writing is
 // done asynchronously, so it may be that we're not able to honour backpressure from this method.
 func (cn *PeerConn) write(msg pp.Message) bool {
@@ -877,6 +889,10 @@ func (c *PeerConn) mainReadLoop() (err error) {
 		MaxLength: 4 * pp.Integer(max(int64(t.chunkSize), defaultChunkSize)),
 		Pool:      &t.chunkPool,
 	}
+	// lanseedd: the first message from the peer is answered with a
+	// keep-alive, so that the peer has something to read after the
+	// messages that followed our handshake (see nudgePeer).
+	nudged := false
 	for {
 		var msg pp.Message
 		func() {
@@ -900,6 +916,10 @@ func (c *PeerConn) mainReadLoop() (err error) {
 			return err
 		}
 		c.lastMessageReceived = time.Now()
+		if !nudged {
+			nudged = true
+			c.nudgePeer()
+		}
 		if msg.Keepalive {
 			receivedKeepalives.Add(1)
 			continue
