@@ -1,7 +1,7 @@
-//go:build !cgo || disable_libutp
-// +build !cgo disable_libutp
-
 package torrent
+
+// lanseedd: the pure-Go uTP in every build, with cgo or without (upstream
+// uses go-libutp when cgo is on).
 
 import (
 	"github.com/anacrolix/log"
