@@ -4,7 +4,8 @@
 # from the seeder, given as its only peer, over TCP only and over uTP only,
 # RUNS times each, alternately, on loopback. Prints for every download the
 # seconds, the rate and lanseedd's CPU time per MiB served (user + system,
-# from /proc), then the medians.
+# from /proc), then the medians, and which transport libtorrent picks with
+# its own settings.
 #
 #   bench/utp/compare.sh
 #   SIZE_MIB=256 RUNS=5 bench/utp/compare.sh
@@ -62,6 +63,16 @@ for i in $(seq "$runs"); do
 		echo "$secs $rate $ms" >>"$work/$transport"
 	done
 done
+# conns prints the seeder's connections so far: TCP, then uTP.
+conns() {
+	curl -fs "http://127.0.0.1:$admin/api/stats" |
+		/usr/bin/python3 -c 'import json, sys; s = json.load(sys.stdin)["seeder"]; print(s["connections_tcp"], s["connections_utp"])'
+}
+read -r tcp0 utp0 < <(conns)
+rm -rf "$work/dl" && mkdir "$work/dl"
+/usr/bin/python3 "$repo/bench/utp/get.py" "$work/data.torrent" "$work/dl" default 127.0.0.1:"$peer" >/dev/null
+read -r tcp1 utp1 < <(conns)
+echo "libtorrent with its own settings connected over: $((tcp1 - tcp0)) TCP, $((utp1 - utp0)) uTP"
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for transport in tcp utp; do
 	printf 'median %s: %s MB/s, %s ms CPU/MiB\n' "$transport" \
