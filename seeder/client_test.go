@@ -4,9 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -39,5 +41,44 @@ func TestSeedKeepsAnnounceList(t *testing.T) {
 	}
 	if got := mi.UpvertedAnnounceList(); len(got) != 1 || !slices.Equal(got[0], tier) {
 		t.Errorf("announce-list after seed = %q, want [%q]", got, tier)
+	}
+}
+
+// TestUTPOnThePeerPort: with seeder.utp (the default) the peer port is
+// bound on UDP as well as TCP; with it off, on TCP only.
+func TestUTPOnThePeerPort(t *testing.T) {
+	for _, utp := range []bool{true, false} {
+		cfg := DefaultConfig()
+		cfg.StateDir, cfg.PeerPort, cfg.PeerBind, cfg.UTP = t.TempDir(), 0, "127.0.0.1", utp
+		c, err := newClient(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.cl.LocalPort()
+		if port == 0 {
+			t.Fatal("the client has no peer port")
+		}
+		taken := func(network string) bool {
+			var err error
+			if network == "udp" {
+				var l net.PacketConn
+				if l, err = net.ListenPacket("udp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+					l.Close()
+				}
+			} else {
+				var l net.Listener
+				if l, err = net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+					l.Close()
+				}
+			}
+			return err != nil
+		}
+		if !taken("tcp") {
+			t.Errorf("utp=%v: the peer port %d is not bound on TCP", utp, port)
+		}
+		if got := taken("udp"); got != utp {
+			t.Errorf("utp=%v: the peer port %d bound on UDP: %v", utp, port, got)
+		}
+		c.close()
 	}
 }
