@@ -88,6 +88,11 @@ func (b *bench) url(port int, p string) string {
 
 func (b *bench) run(ctx context.Context) (*report, error) {
 	rep := &report{opts: b.opts}
+	b.hc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return b.server().DialContext(ctx, network, addr)
+		},
+	}}
 	rate, _ := parseRate(b.opts.rate)
 	expected := time.Duration(float64(b.opts.size*8*int64(b.opts.clients)) / rate * float64(time.Second))
 	timeout := b.opts.timeout
@@ -104,6 +109,14 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		b.logf("HTTP: slowest client %s", rep.http.max().Round(time.Millisecond))
 	}
 
+	if b.opts.stack {
+		b.logf("scenario C: %d clients download the seeds' own stack's torrent (mktorrent, opentracker, a seeding aria2c)", b.opts.clients)
+		if rep.stack, err = b.stack(ctx, timeout); err != nil {
+			return nil, err
+		}
+		b.logf("stack: slowest client %s", rep.stack.max().Round(time.Millisecond))
+	}
+
 	stop, err := b.startLanseedd(ctx)
 	if err != nil {
 		return nil, err
@@ -113,7 +126,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		v := variant{webSeed: webSeed}
 		if b.opts.solo {
 			b.logf("solo, %s: one lanseedd client alone", v.name())
-			solo, err := b.swarm(ctx, b.clients()[:1], "solo", webSeed, timeout)
+			solo, err := b.swarm(ctx, b.clients()[:1], "solo", webSeed, "", timeout)
 			if err != nil {
 				return nil, err
 			}
@@ -124,7 +137,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 			b.logf("solo: %s", v.solo.Round(time.Millisecond))
 		}
 		b.logf("scenario B, %s: %d clients download the torrent at once", v.name(), b.opts.clients)
-		if v.swarm, err = b.swarm(ctx, b.clients(), "swarm", webSeed, timeout); err != nil {
+		if v.swarm, err = b.swarm(ctx, b.clients(), "swarm", webSeed, "", timeout); err != nil {
 			return nil, err
 		}
 		b.logf("lanseedd, %s: slowest client %s", v.name(), v.swarm.max().Round(time.Millisecond))
@@ -236,12 +249,7 @@ func (b *bench) startLanseedd(ctx context.Context) (stop func(), err error) {
 		}
 	}
 
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return b.server().DialContext(ctx, network, addr)
-		},
-	}}
-	b.hc = hc
+	hc := b.hc
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var f struct{ State, Error string }
@@ -273,22 +281,26 @@ func (b *bench) startLanseedd(ctx context.Context) (stop func(), err error) {
 	}
 }
 
-// swarm has the hosts download the file's torrent from lanseedd with
-// aria2c at once. Clients that finish keep seeding, as subscribers do,
-// until the last one is done; then all are stopped.
-func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, webSeed bool, timeout time.Duration) (scenario, error) {
+// swarm has the hosts download the file's torrent with aria2c at once:
+// lanseedd's, or the one at torrent when it is not empty (then lanseedd's
+// figures are not read). Clients that finish keep seeding, as subscribers
+// do, until the last one is done; then all are stopped.
+func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, webSeed bool, torrent string, timeout time.Duration) (scenario, error) {
+	lanseedd := torrent == ""
 	before, err := b.server().Counters(ctx)
 	if err != nil {
 		return scenario{}, err
 	}
-	daemonBefore, err := b.daemonTx()
-	if err != nil {
-		return scenario{}, err
-	}
-	torrent := b.url(lanseeddHTTP, "/t/1.torrent")
-	if !webSeed {
-		if torrent, err = b.torrentWithoutWebSeeds(torrent); err != nil {
+	var daemonBefore daemonTx
+	if lanseedd {
+		if daemonBefore, err = b.daemonTx(); err != nil {
 			return scenario{}, err
+		}
+		torrent = b.url(lanseeddHTTP, "/t/1.torrent")
+		if !webSeed {
+			if torrent, err = b.torrentWithoutWebSeeds(torrent); err != nil {
+				return scenario{}, err
+			}
 		}
 	}
 	type client struct {
@@ -307,7 +319,7 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, we
 	}()
 	for i, h := range hosts {
 		dir := filepath.Join(b.dir, name, strconv.Itoa(i))
-		if !webSeed {
+		if lanseedd && !webSeed {
 			dir = filepath.Join(b.dir, name+"-peers-only", strconv.Itoa(i))
 		}
 		os.RemoveAll(dir)
@@ -403,11 +415,13 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, we
 		return s, err
 	}
 	s.serverTx = after.Sub(before).TxBytes
-	daemonAfter, err := b.daemonTx()
-	if err != nil {
-		return s, err
+	if lanseedd {
+		daemonAfter, err := b.daemonTx()
+		if err != nil {
+			return s, err
+		}
+		s.daemon = daemonAfter.sub(daemonBefore)
 	}
-	s.daemon = daemonAfter.sub(daemonBefore)
 	for _, c := range cs {
 		stopClient(c.cmd, c.exited)
 		os.RemoveAll(filepath.Join(c.dir, b.fileName))

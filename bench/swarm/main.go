@@ -44,6 +44,7 @@ type options struct {
 	aria2BT  []string
 	solo     bool
 	httpRun  bool
+	stack    bool
 	timeout  time.Duration
 }
 
@@ -89,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.check, "check", false, "exit 1 unless every client finished and lanseedd's slowest client beat HTTP's")
 	fs.BoolVar(&o.solo, "solo", true, "also time one lanseedd client alone")
 	fs.BoolVar(&o.httpRun, "http", true, "run the plain HTTP scenario (false: lanseedd only, for tuning; -check then fails)")
+	fs.BoolVar(&o.stack, "stack", true, "run the seeds' own stack too: mktorrent's torrent, opentracker with a whitelist, a seeding aria2c (needs the Debian packages mktorrent and opentracker)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "give up a scenario after this long (default: 3× HTTP's expected time + 1m)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -126,6 +128,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := exec.LookPath("aria2c"); err != nil {
 		return errors.New("needs aria2c (Debian package aria2)")
+	}
+	if o.stack {
+		for _, tool := range []string{"mktorrent", "opentracker"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				return fmt.Errorf("-stack needs %s (Debian package %[1]s; -stack=false leaves the stack out)", tool)
+			}
+		}
 	}
 	if err := netlab.Available(ctx); err != nil {
 		return err

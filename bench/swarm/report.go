@@ -17,6 +17,7 @@ import (
 type report struct {
 	opts     options
 	http     scenario
+	stack    scenario
 	variants []variant
 }
 
@@ -80,6 +81,19 @@ func (r *report) print(w io.Writer) {
 			httpP50, httpMax, v.name(), sec(v.swarm.p50()), sec(v.swarm.max()), solo,
 			ratio, soloRatio, httpTx, copies(v.swarm.serverTx))
 	}
+	if r.opts.stack {
+		fmt.Fprintf(w, "\nThe seeds' own stack in the same run (mktorrent's torrent, opentracker with a whitelist, a seeding aria2c):\n\n")
+		fmt.Fprintf(w, "| stack p50 | stack max | stack max / solo | server upload, stack | lanseedd torrent | lanseedd max / stack max |\n")
+		fmt.Fprintf(w, "|---:|---:|---:|---:|---|---:|\n")
+		for _, v := range r.variants {
+			soloRatio := "-"
+			if s := r.solo(); s > 0 {
+				soloRatio = fmt.Sprintf("%.2f", r.stack.max().Seconds()/s.Seconds())
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.2f |\n", sec(r.stack.p50()), sec(r.stack.max()), soloRatio,
+				copies(r.stack.serverTx), v.name(), v.swarm.max().Seconds()/r.stack.max().Seconds())
+		}
+	}
 	if len(r.variants) > 0 {
 		fmt.Fprintf(w, "\nlanseedd's upload by listener (from its admin API; the interface counts headers and retransmissions too):\n\n")
 		fmt.Fprintf(w, "| lanseedd torrent | server interface | seeder | web seed | web seed requests (refused while seeding) |\n")
@@ -92,6 +106,9 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.http.failed > 0 {
 		fmt.Fprintf(w, "\n%d HTTP clients did not finish.\n", r.http.failed)
+	}
+	if r.stack.failed > 0 {
+		fmt.Fprintf(w, "\n%d clients of the stack did not finish.\n", r.stack.failed)
 	}
 	for _, v := range r.variants {
 		if v.swarm.failed > 0 {
@@ -131,7 +148,10 @@ func (r *report) chart(path string) error {
 	if r.opts.httpRun {
 		all = append(all, series{"plain HTTP from the server", r.http, color.RGBA{R: 200, G: 60, B: 40, A: 255}, draw.CircleGlyph{}})
 	}
-	slowest := r.http.max()
+	if r.opts.stack {
+		all = append(all, series{"the seeds' stack (mktorrent, opentracker, aria2c)", r.stack, color.RGBA{R: 140, G: 80, B: 170, A: 255}, draw.CrossGlyph{}})
+	}
+	slowest := max(r.http.max(), r.stack.max())
 	for _, v := range r.variants {
 		sr := series{"lanseedd, " + v.name(), v.swarm, color.RGBA{R: 30, G: 110, B: 200, A: 255}, draw.TriangleGlyph{}}
 		if !v.webSeed {
