@@ -369,7 +369,7 @@ func TestMetricNames(t *testing.T) {
 	for _, name := range []string{
 		"lanseedd_build_info", "lanseedd_config_last_reload_successful", "lanseedd_config_last_reload_success_timestamp_seconds",
 		"lanseedd_catalog_up", "lanseedd_catalog_rows", "lanseedd_seeder_reconcile_lag_seconds",
-		"lanseedd_seeder_torrents", "lanseedd_seeder_peers", "lanseedd_seeder_uploaded_bytes_total",
+		"lanseedd_seeder_torrents", "lanseedd_seeder_peers", "lanseedd_seeder_connections_total", "lanseedd_seeder_uploaded_bytes_total",
 		"lanseedd_seeder_hashed_bytes_total", "lanseedd_seeder_hash_seconds_total", "lanseedd_seeder_state_dir_ok",
 		"lanseedd_tracker_swarms", "lanseedd_tracker_peers", "lanseedd_tracker_announces_total", "lanseedd_tracker_scrapes_total",
 		"lanseedd_tracker_udp_connects_total", "lanseedd_tracker_errors_total", "lanseedd_tracker_refused_total",
