@@ -86,7 +86,12 @@ func (t *Tracker) serveConn(ctx context.Context, c net.Conn) {
 	defer st.br.Reset(nil)
 	for {
 		c.SetDeadline(time.Now().Add(t.cfg.IdleTimeout))
-		keep, err := t.serveRequest(c, st, remote)
+		keep, err := t.serveRequest(st, remote, c)
+		if len(st.w) > 0 {
+			if _, werr := c.Write(st.w); werr != nil {
+				return
+			}
+		}
 		if err != nil || !keep {
 			return
 		}
@@ -98,22 +103,27 @@ var (
 	errTooManyFiles = errors.New("too many open files")
 )
 
-// serveRequest reads one request from st.br and answers it. It reports
-// whether the connection stays open.
-func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (keep bool, err error) {
+// serveRequest reads one request from st.br and puts its answer, if any,
+// in st.w for the caller to write. It reports whether the connection stays
+// open. Once the request line came, it gives the rest of the request and
+// the answer httpReadTimeout on c (when c is not nil).
+func (t *Tracker) serveRequest(st *connState, remote netip.Addr, c net.Conn) (keep bool, err error) {
+	st.w = st.w[:0]
 	line, err := st.br.ReadSlice('\n')
 	if err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) {
-			t.writeStatus(c, st, "414 URI Too Long")
+			t.writeStatus(st, "414 URI Too Long")
 		}
 		return false, err
 	}
-	c.SetDeadline(time.Now().Add(httpReadTimeout))
+	if c != nil {
+		c.SetDeadline(time.Now().Add(httpReadTimeout))
+	}
 	line = trimCRLF(line)
 	method, rest, ok1 := bytes.Cut(line, []byte(" "))
 	target, proto, ok2 := bytes.Cut(rest, []byte(" "))
 	if !ok1 || !ok2 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) {
-		t.writeStatus(c, st, "400 Bad Request")
+		t.writeStatus(st, "400 Bad Request")
 		return false, errBadRequest
 	}
 	keep = string(proto) != "HTTP/1.0"
@@ -123,7 +133,7 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 		h, err := st.br.ReadSlice('\n')
 		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
-				t.writeStatus(c, st, "431 Request Header Fields Too Large")
+				t.writeStatus(st, "431 Request Header Fields Too Large")
 			}
 			return false, err
 		}
@@ -143,13 +153,13 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 		case bytes.EqualFold(k, []byte("Content-Length")):
 			n, err := strconv.Atoi(string(v))
 			if err != nil || n < 0 {
-				t.writeStatus(c, st, "400 Bad Request")
+				t.writeStatus(st, "400 Bad Request")
 				return false, errBadRequest
 			}
 			bodyLen = n
 		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
 			// No tracker request has a body; do not try to find its end.
-			t.writeStatus(c, st, "400 Bad Request")
+			t.writeStatus(st, "400 Bad Request")
 			return false, errBadRequest
 		case bytes.EqualFold(k, []byte("X-Forwarded-For")) && len(t.cfg.TrustedProxies) > 0 && len(st.xff) < 8:
 			st.xff = append(st.xff, string(v))
@@ -157,7 +167,7 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 	}
 	if bodyLen > 0 {
 		if bodyLen > httpMaxLine {
-			t.writeStatus(c, st, "413 Content Too Large")
+			t.writeStatus(st, "413 Content Too Large")
 			return false, errBadRequest
 		}
 		if _, err := st.br.Discard(bodyLen); err != nil {
@@ -165,7 +175,7 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 		}
 	}
 	if string(method) != "GET" && string(method) != "HEAD" {
-		t.writeStatus(c, st, "405 Method Not Allowed")
+		t.writeStatus(st, "405 Method Not Allowed")
 		return false, errBadRequest
 	}
 	path, query, _ := bytes.Cut(target, []byte("?"))
@@ -178,10 +188,8 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 	default:
 		w := append(st.w[:0], "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"...)
 		w = appendConnection(w, keep)
-		w = append(w, "not found\n"...)
-		st.w = w
-		_, err := c.Write(w)
-		return keep, err
+		st.w = append(w, "not found\n"...)
+		return keep, nil
 	}
 	w := append(st.w[:0], "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-cache\r\nContent-Length: "...)
 	w = strconv.AppendInt(w, int64(len(body)), 10)
@@ -191,8 +199,7 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 		w = append(w, body...)
 	}
 	st.w = w
-	_, err = c.Write(w)
-	return keep, err
+	return keep, nil
 }
 
 func appendConnection(w []byte, keep bool) []byte {
@@ -202,13 +209,13 @@ func appendConnection(w []byte, keep bool) []byte {
 	return append(w, "Connection: close\r\n\r\n"...)
 }
 
-func (t *Tracker) writeStatus(c net.Conn, st *connState, status string) {
+// writeStatus puts an answer of status alone, which closes the
+// connection, in st.w.
+func (t *Tracker) writeStatus(st *connState, status string) {
 	t.counters.httpErrors.Add(1)
 	w := append(st.w[:0], "HTTP/1.1 "...)
 	w = append(w, status...)
-	w = append(w, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"...)
-	st.w = w
-	c.Write(w)
+	st.w = append(w, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"...)
 }
 
 func trimCRLF(b []byte) []byte {
