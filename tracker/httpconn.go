@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -24,6 +25,9 @@ func (t *Tracker) ServeTCP(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	defer wg.Wait()
+	if tl, ok := ln.(*net.TCPListener); ok && rawAccept {
+		return t.acceptRaw(ctx, tl, &wg)
+	}
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -52,21 +56,75 @@ const (
 	// nothing back, is cut after it.
 	httpReadTimeout = 10 * time.Second
 	httpMaxLine     = 4096
+	// deferAcceptSeconds is how long the kernel holds a connection that
+	// sends nothing before ServeTCP sees it (ListenTCP, Linux); it then
+	// has IdleTimeout to send its request.
+	deferAcceptSeconds = int(httpReadTimeout / time.Second)
 )
 
 // connState holds one connection's buffers; pooled across connections.
 type connState struct {
-	br  *bufio.Reader
+	br  *bufio.Reader // reads pre
+	pre prefixReader
+	in  []byte // what the accept loop read, which pre may return
 	buf httpBuf
 	xff []string
 	w   []byte
 }
 
 var connStates = sync.Pool{New: func() any {
-	return &connState{br: bufio.NewReaderSize(nil, httpMaxLine), w: make([]byte, 0, 2048)}
+	st := &connState{w: make([]byte, 0, 2048), in: make([]byte, httpMaxLine)}
+	st.br = bufio.NewReaderSize(&st.pre, httpMaxLine)
+	return st
 }}
 
+// errNeedMore is what a prefixReader without a connection returns once its
+// bytes are read: the request is not all there yet.
+var errNeedMore = errors.New("request incomplete")
+
+// prefixReader returns buf, then reads from next, or fails with
+// errNeedMore if next is nil.
+type prefixReader struct {
+	buf  []byte
+	next io.Reader
+}
+
+func (r *prefixReader) Read(p []byte) (int, error) {
+	if len(r.buf) > 0 {
+		n := copy(p, r.buf)
+		r.buf = r.buf[n:]
+		return n, nil
+	}
+	if r.next == nil {
+		return 0, errNeedMore
+	}
+	return r.next.Read(p)
+}
+
+// httpConn is what serveConn needs of a connection: a net.Conn, or an
+// *os.File around a socket the accept loop took without the net package.
+type httpConn interface {
+	io.ReadWriteCloser
+	SetDeadline(time.Time) error
+}
+
 func (t *Tracker) serveConn(ctx context.Context, c net.Conn) {
+	var remote netip.Addr
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		remote = ta.AddrPort().Addr()
+	}
+	st := connStates.Get().(*connState)
+	st.pre = prefixReader{next: c}
+	st.br.Reset(&st.pre)
+	st.w = st.w[:0]
+	t.continueConn(ctx, c, st, remote, true)
+}
+
+// continueConn serves c until the client is done or ctx is, and puts st
+// back in the pool. st.br reads c (after what was read of it already);
+// st.w holds an answer still to write, after which the connection stays
+// open if keep.
+func (t *Tracker) continueConn(ctx context.Context, c httpConn, st *connState, remote netip.Addr, keep bool) {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	defer c.Close()
@@ -76,23 +134,27 @@ func (t *Tracker) serveConn(ctx context.Context, c net.Conn) {
 			t.log.Error("http connection handler panicked", slog.Any(logKeyErr, p))
 		}
 	}()
-	var remote netip.Addr
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		remote = ta.AddrPort().Addr()
+	defer func() {
+		st.pre = prefixReader{}
+		st.br.Reset(&st.pre)
+		connStates.Put(st)
+	}()
+	if len(st.w) > 0 {
+		c.SetDeadline(time.Now().Add(httpReadTimeout))
+		if _, err := c.Write(st.w); err != nil {
+			return
+		}
 	}
-	st := connStates.Get().(*connState)
-	defer connStates.Put(st)
-	st.br.Reset(c)
-	defer st.br.Reset(nil)
-	for {
+	for keep {
 		c.SetDeadline(time.Now().Add(t.cfg.IdleTimeout))
-		keep, err := t.serveRequest(st, remote, c)
+		var err error
+		keep, err = t.serveRequest(st, remote, c)
 		if len(st.w) > 0 {
 			if _, werr := c.Write(st.w); werr != nil {
 				return
 			}
 		}
-		if err != nil || !keep {
+		if err != nil {
 			return
 		}
 	}
@@ -107,7 +169,7 @@ var (
 // in st.w for the caller to write. It reports whether the connection stays
 // open. Once the request line came, it gives the rest of the request and
 // the answer httpReadTimeout on c (when c is not nil).
-func (t *Tracker) serveRequest(st *connState, remote netip.Addr, c net.Conn) (keep bool, err error) {
+func (t *Tracker) serveRequest(st *connState, remote netip.Addr, c httpConn) (keep bool, err error) {
 	st.w = st.w[:0]
 	line, err := st.br.ReadSlice('\n')
 	if err != nil {
