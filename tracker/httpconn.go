@@ -64,12 +64,13 @@ const (
 
 // connState holds one connection's buffers; pooled across connections.
 type connState struct {
-	br  *bufio.Reader // reads pre
-	pre prefixReader
-	in  []byte // what the accept loop read, which pre may return
-	buf httpBuf
-	xff []string
-	w   []byte
+	br   *bufio.Reader // reads pre
+	pre  prefixReader
+	in   []byte // what the accept loop read, which pre may return
+	line []byte // the request line
+	buf  httpBuf
+	xff  []string
+	w    []byte
 }
 
 var connStates = sync.Pool{New: func() any {
@@ -181,7 +182,10 @@ func (t *Tracker) serveRequest(st *connState, remote netip.Addr, c httpConn) (ke
 	if c != nil {
 		c.SetDeadline(time.Now().Add(httpReadTimeout))
 	}
-	line = trimCRLF(line)
+	// The header lines to come may move what st.br holds: keep the
+	// request line apart.
+	st.line = append(st.line[:0], trimCRLF(line)...)
+	line = st.line
 	method, rest, ok1 := bytes.Cut(line, []byte(" "))
 	target, proto, ok2 := bytes.Cut(rest, []byte(" "))
 	if !ok1 || !ok2 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) {
