@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +177,34 @@ func TestServeTCPSilentClient(t *testing.T) {
 			io.WriteString(c, "GET /announce?info_hash=")
 			wantClosed(t, c, br, 15*time.Second)
 		})
+	}
+}
+
+// TestServeTCPSlowLocalSeeder checks that an announce waiting for the
+// local seeder to load its torrent holds up no other connection.
+func TestServeTCPSlowLocalSeeder(t *testing.T) {
+	slow, fast := hashN(1), hashN(2)
+	tr := newTestTracker(t, nil)
+	tr.SetLocal(&Local{
+		Addrs: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.10:6881")},
+		Has: func(ih [20]byte, activate bool) bool {
+			if ih == slow && activate {
+				time.Sleep(2 * time.Second)
+			}
+			return true
+		},
+	})
+	addr := serveTCP(t, tr, listeners[0].listen(t))
+	c, _ := dialTracker(t, addr)
+	io.WriteString(c, "GET "+announceQ(slow, 1, "")+" HTTP/1.0\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	c, br := dialTracker(t, addr)
+	io.WriteString(c, "GET "+announceQ(fast, 1, "")+" HTTP/1.0\r\n\r\n")
+	if resp, _ := readReply(t, br); resp.StatusCode != 200 {
+		t.Fatal(resp.Status)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("answered after %v, behind the slow announce", d)
 	}
 }
