@@ -136,9 +136,12 @@ func (t *Tracker) serveFD(ctx context.Context, fd int, remote netip.Addr, wg *sy
 }
 
 // handOff serves fd on in a goroutine of its own, as an *os.File: that
-// takes neither the dup nor the socket options of net.FileConn. st is
+// takes neither the dup nor the keep-alive options of net.FileConn. st is
 // the connection's state so far, as continueConn takes it.
 func (t *Tracker) handOff(ctx context.Context, fd int, st *connState, remote netip.Addr, keep bool, wg *sync.WaitGroup) {
+	// As net does: answers to pipelined requests must not wait for the
+	// client's ACK of the one before.
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	f := os.NewFile(uintptr(fd), "tcp")
 	st.pre.next = f
 	wg.Go(func() { t.continueConn(ctx, f, st, remote, keep) })
