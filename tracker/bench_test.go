@@ -1,7 +1,11 @@
 package tracker
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
+	"io"
+	"net"
 	"net/netip"
 	"testing"
 )
@@ -67,5 +71,34 @@ func BenchmarkHTTPAnnounceBodyNonCompact(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tr.announceBody(&hb, q, remote, nil)
+	}
+}
+
+// BenchmarkServeTCPNoKeepAlive measures an HTTP announce on a connection
+// of its own over loopback, ListenTCP and ServeTCP as the daemon runs
+// them; the client's work is counted too.
+func BenchmarkServeTCPNoKeepAlive(b *testing.B) {
+	tr := newTestTracker(b, nil)
+	ln, err := ListenTCP(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := serveTCP(b, tr, ln)
+	req := []byte("GET " + announceQ(hashN(1), 1, "&compact=1") + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.ReadFull(c, buf)
+		if err != io.ErrUnexpectedEOF || !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200")) {
+			b.Fatalf("%q %v", buf[:n], err)
+		}
+		c.Close()
 	}
 }

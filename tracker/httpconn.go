@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -24,6 +25,9 @@ func (t *Tracker) ServeTCP(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	defer wg.Wait()
+	if tl, ok := ln.(*net.TCPListener); ok && rawAccept {
+		return t.acceptRaw(ctx, tl, &wg)
+	}
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -52,21 +56,76 @@ const (
 	// nothing back, is cut after it.
 	httpReadTimeout = 10 * time.Second
 	httpMaxLine     = 4096
+	// deferAcceptSeconds is how long the kernel holds a connection that
+	// sends nothing before ServeTCP sees it (ListenTCP, Linux); it then
+	// has IdleTimeout to send its request.
+	deferAcceptSeconds = int(httpReadTimeout / time.Second)
 )
 
 // connState holds one connection's buffers; pooled across connections.
 type connState struct {
-	br  *bufio.Reader
-	buf httpBuf
-	xff []string
-	w   []byte
+	br   *bufio.Reader // reads pre
+	pre  prefixReader
+	in   []byte // what the accept loop read, which pre may return
+	line []byte // the request line
+	buf  httpBuf
+	xff  []string
+	w    []byte
 }
 
 var connStates = sync.Pool{New: func() any {
-	return &connState{br: bufio.NewReaderSize(nil, httpMaxLine), w: make([]byte, 0, 2048)}
+	st := &connState{w: make([]byte, 0, 2048), in: make([]byte, httpMaxLine)}
+	st.br = bufio.NewReaderSize(&st.pre, httpMaxLine)
+	return st
 }}
 
+// errNeedMore is what a prefixReader without a connection returns once its
+// bytes are read: the request is not all there yet.
+var errNeedMore = errors.New("request incomplete")
+
+// prefixReader returns buf, then reads from next, or fails with
+// errNeedMore if next is nil.
+type prefixReader struct {
+	buf  []byte
+	next io.Reader
+}
+
+func (r *prefixReader) Read(p []byte) (int, error) {
+	if len(r.buf) > 0 {
+		n := copy(p, r.buf)
+		r.buf = r.buf[n:]
+		return n, nil
+	}
+	if r.next == nil {
+		return 0, errNeedMore
+	}
+	return r.next.Read(p)
+}
+
+// httpConn is what serveConn needs of a connection: a net.Conn, or an
+// *os.File around a socket the accept loop took without the net package.
+type httpConn interface {
+	io.ReadWriteCloser
+	SetDeadline(time.Time) error
+}
+
 func (t *Tracker) serveConn(ctx context.Context, c net.Conn) {
+	var remote netip.Addr
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		remote = ta.AddrPort().Addr()
+	}
+	st := connStates.Get().(*connState)
+	st.pre = prefixReader{next: c}
+	st.br.Reset(&st.pre)
+	st.w = st.w[:0]
+	t.continueConn(ctx, c, st, remote, true)
+}
+
+// continueConn serves c until the client is done or ctx is, and puts st
+// back in the pool. st.br reads c (after what was read of it already);
+// st.w holds an answer still to write, after which the connection stays
+// open if keep.
+func (t *Tracker) continueConn(ctx context.Context, c httpConn, st *connState, remote netip.Addr, keep bool) {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	defer c.Close()
@@ -76,18 +135,27 @@ func (t *Tracker) serveConn(ctx context.Context, c net.Conn) {
 			t.log.Error("http connection handler panicked", slog.Any(logKeyErr, p))
 		}
 	}()
-	var remote netip.Addr
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		remote = ta.AddrPort().Addr()
+	defer func() {
+		st.pre = prefixReader{}
+		st.br.Reset(&st.pre)
+		connStates.Put(st)
+	}()
+	if len(st.w) > 0 {
+		c.SetDeadline(time.Now().Add(httpReadTimeout))
+		if _, err := c.Write(st.w); err != nil {
+			return
+		}
 	}
-	st := connStates.Get().(*connState)
-	defer connStates.Put(st)
-	st.br.Reset(c)
-	defer st.br.Reset(nil)
-	for {
+	for keep {
 		c.SetDeadline(time.Now().Add(t.cfg.IdleTimeout))
-		keep, err := t.serveRequest(c, st, remote)
-		if err != nil || !keep {
+		var err error
+		keep, err = t.serveRequest(st, remote, c)
+		if len(st.w) > 0 {
+			if _, werr := c.Write(st.w); werr != nil {
+				return
+			}
+		}
+		if err != nil {
 			return
 		}
 	}
@@ -98,22 +166,30 @@ var (
 	errTooManyFiles = errors.New("too many open files")
 )
 
-// serveRequest reads one request from st.br and answers it. It reports
-// whether the connection stays open.
-func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (keep bool, err error) {
+// serveRequest reads one request from st.br and puts its answer, if any,
+// in st.w for the caller to write. It reports whether the connection stays
+// open. Once the request line came, it gives the rest of the request and
+// the answer httpReadTimeout on c (when c is not nil).
+func (t *Tracker) serveRequest(st *connState, remote netip.Addr, c httpConn) (keep bool, err error) {
+	st.w = st.w[:0]
 	line, err := st.br.ReadSlice('\n')
 	if err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) {
-			t.writeStatus(c, st, "414 URI Too Long")
+			t.writeStatus(st, "414 URI Too Long")
 		}
 		return false, err
 	}
-	c.SetDeadline(time.Now().Add(httpReadTimeout))
-	line = trimCRLF(line)
+	if c != nil {
+		c.SetDeadline(time.Now().Add(httpReadTimeout))
+	}
+	// The header lines to come may move what st.br holds: keep the
+	// request line apart.
+	st.line = append(st.line[:0], trimCRLF(line)...)
+	line = st.line
 	method, rest, ok1 := bytes.Cut(line, []byte(" "))
 	target, proto, ok2 := bytes.Cut(rest, []byte(" "))
 	if !ok1 || !ok2 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) {
-		t.writeStatus(c, st, "400 Bad Request")
+		t.writeStatus(st, "400 Bad Request")
 		return false, errBadRequest
 	}
 	keep = string(proto) != "HTTP/1.0"
@@ -123,7 +199,7 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 		h, err := st.br.ReadSlice('\n')
 		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
-				t.writeStatus(c, st, "431 Request Header Fields Too Large")
+				t.writeStatus(st, "431 Request Header Fields Too Large")
 			}
 			return false, err
 		}
@@ -143,13 +219,13 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 		case bytes.EqualFold(k, []byte("Content-Length")):
 			n, err := strconv.Atoi(string(v))
 			if err != nil || n < 0 {
-				t.writeStatus(c, st, "400 Bad Request")
+				t.writeStatus(st, "400 Bad Request")
 				return false, errBadRequest
 			}
 			bodyLen = n
 		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
 			// No tracker request has a body; do not try to find its end.
-			t.writeStatus(c, st, "400 Bad Request")
+			t.writeStatus(st, "400 Bad Request")
 			return false, errBadRequest
 		case bytes.EqualFold(k, []byte("X-Forwarded-For")) && len(t.cfg.TrustedProxies) > 0 && len(st.xff) < 8:
 			st.xff = append(st.xff, string(v))
@@ -157,7 +233,7 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 	}
 	if bodyLen > 0 {
 		if bodyLen > httpMaxLine {
-			t.writeStatus(c, st, "413 Content Too Large")
+			t.writeStatus(st, "413 Content Too Large")
 			return false, errBadRequest
 		}
 		if _, err := st.br.Discard(bodyLen); err != nil {
@@ -165,7 +241,7 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 		}
 	}
 	if string(method) != "GET" && string(method) != "HEAD" {
-		t.writeStatus(c, st, "405 Method Not Allowed")
+		t.writeStatus(st, "405 Method Not Allowed")
 		return false, errBadRequest
 	}
 	path, query, _ := bytes.Cut(target, []byte("?"))
@@ -178,10 +254,8 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 	default:
 		w := append(st.w[:0], "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"...)
 		w = appendConnection(w, keep)
-		w = append(w, "not found\n"...)
-		st.w = w
-		_, err := c.Write(w)
-		return keep, err
+		st.w = append(w, "not found\n"...)
+		return keep, nil
 	}
 	w := append(st.w[:0], "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-cache\r\nContent-Length: "...)
 	w = strconv.AppendInt(w, int64(len(body)), 10)
@@ -191,8 +265,7 @@ func (t *Tracker) serveRequest(c net.Conn, st *connState, remote netip.Addr) (ke
 		w = append(w, body...)
 	}
 	st.w = w
-	_, err = c.Write(w)
-	return keep, err
+	return keep, nil
 }
 
 func appendConnection(w []byte, keep bool) []byte {
@@ -202,13 +275,13 @@ func appendConnection(w []byte, keep bool) []byte {
 	return append(w, "Connection: close\r\n\r\n"...)
 }
 
-func (t *Tracker) writeStatus(c net.Conn, st *connState, status string) {
+// writeStatus puts an answer of status alone, which closes the
+// connection, in st.w.
+func (t *Tracker) writeStatus(st *connState, status string) {
 	t.counters.httpErrors.Add(1)
 	w := append(st.w[:0], "HTTP/1.1 "...)
 	w = append(w, status...)
-	w = append(w, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"...)
-	st.w = w
-	c.Write(w)
+	st.w = append(w, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"...)
 }
 
 func trimCRLF(b []byte) []byte {
