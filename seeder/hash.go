@@ -37,9 +37,10 @@ func PieceLength(total int64) int64 {
 // A worker takes runs of consecutive pieces of about hashRun bytes, so that
 // each one reads sequentially and both cores stay busy to the end of one
 // big file. Spans of at least mapMin bytes are mapped read-only and hashed
-// in place, with no copy from the page cache; shorter ones, where a map
-// costs more than the copy, are read in chunks of readChunk bytes (small
-// enough to stay in the CPU cache between read and hash).
+// in place, with no copy from the page cache. Shorter ones (a small file of
+// a directory, where a map's two syscalls and TLB flush save a short copy)
+// are read in chunks of readChunk bytes, small enough to stay in the CPU
+// cache between read and hash.
 const (
 	hashRun   = 4 << 20
 	mapMin    = 256 << 10
