@@ -53,7 +53,7 @@ func mapped(f *os.File, fl *File, off, n int64, fn func([]byte)) (err error) {
 		if unix.Fstat(int(f.Fd()), &st) == nil && st.Size < off+n {
 			err = fmt.Errorf("read %s: truncated to %d bytes while hashed: %w", fl.Abs, st.Size, ErrShrank)
 		} else {
-			err = fmt.Errorf("read %s: fault at offset %d of its map: %w", fl.Abs, int64(fault.Addr()-base)+start, unix.EIO)
+			err = fmt.Errorf("read %s: fault at offset %d through a map: %w", fl.Abs, start+int64(fault.Addr()-base), unix.EIO)
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
