@@ -23,7 +23,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
 command -v mktorrent >/dev/null || { echo "mktorrent not found: apt-get install mktorrent" >&2; exit 1; }
-(cd "$repo" && go build -o "$work/lanseedd" ./cmd/lanseedd)
+# Built as the Makefile builds the binary that ships.
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/lanseedd" ./cmd/lanseedd)
 
 file=${1:-}
 if [ -z "$file" ]; then
