@@ -9,6 +9,9 @@
 # temporary directory. RUNS (5) alternating runs of each; the best and the
 # median of each are printed, then the ratio of the medians. The two
 # infohashes must be the same, or the script fails.
+# FROM_DISK=1 drops the file from the page cache and reads it back before
+# the runs (how the kernel caches a file read from disk differs from how
+# it caches one just written, and the cost of mapping it does too).
 # THREADS (number of cores) goes to both tools; PIECE_EXP (20: 1 MiB) is
 # mktorrent's -l. Needs mktorrent (Debian package mktorrent), Go and python3.
 # Run it on a quiet machine: the load average is printed first.
@@ -32,6 +35,12 @@ if [ -z "$file" ]; then
 	head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$file"
 fi
 bytes=$(stat -c %s "$file")
+if [ "${FROM_DISK:-0}" = 1 ]; then
+	# Out of the page cache, then read back: the cache then holds the file
+	# as read from disk (in large folios) rather than as written.
+	sync "$file"
+	dd if="$file" iflag=nocache count=0 status=none
+fi
 cat "$file" >/dev/null # into the page cache
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)   cores: $(nproc)   threads: $threads"
