@@ -18,7 +18,7 @@ var errNoMap = errors.New("cannot map")
 // on amd64 and arm64: the kernel then places it so that page cache held
 // in huge folios (a file read from disk, or written in large blocks) is
 // mapped a whole folio per fault, not 512 pages each with its own entry
-// (measured: a fifth less CPU than small pages to hash 1 GiB). The bytes
+// (measured: a fifth less CPU than 4 KiB pages to hash 1 GiB). The bytes
 // before off are mapped, never touched.
 const mapAlign = 2 << 20
 
