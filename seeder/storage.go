@@ -32,8 +32,9 @@ var (
 // read-only: reads are pread on files opened O_RDONLY and kept in a bounded
 // descriptor cache, every write fails, and piece completion comes from
 // lanseedd's own state, so the client never creates, truncates or renames
-// anything. It has no database and no mmap (a file truncated under a map
-// kills the process with SIGBUS; pread returns a short count instead).
+// anything. It has no database and no mmap: what peers are sent is a copy
+// anyway, and pread of a truncated file returns a short count where a map
+// faults (hashing, which has no copy to make, maps: see mapped).
 //
 // The client never re-hashes a piece the storage calls complete, so the
 // storage guards what it serves: every read compares the open file's stat

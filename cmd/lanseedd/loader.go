@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/lanseedd/lanseedd/store"
 	"github.com/spf13/pflag"
@@ -202,10 +203,20 @@ func finish(cfg *Config) error {
 	return nil
 }
 
+// defaultSettings are the settings of the defaults by key, walked once for
+// the few dozen flags that every start of the command binds.
+var defaultSettings = sync.OnceValue(func() map[string]setting {
+	def := DefaultConfig()
+	m := make(map[string]setting)
+	for _, s := range settingsOf(&def) {
+		m[s.key] = s
+	}
+	return m
+})
+
 // bind adds a flag that sets key; its default is shown from the defaults.
 func (l *loader) bind(fs *pflag.FlagSet, name, key, usage string) {
-	def := DefaultConfig()
-	s, ok := settingFor(&def, key)
+	s, ok := defaultSettings()[key]
 	if !ok {
 		panic("flag " + name + ": no config key " + key)
 	}
