@@ -42,6 +42,9 @@ func (t *Tracker) acceptRaw(ctx context.Context, ln *net.TCPListener, wg *sync.W
 	if err != nil {
 		return fmt.Errorf("tracker: accept: %w", err)
 	}
+	if err := t.deferAccept(rc); err != nil {
+		t.log.Warn("accepting connections before their request comes", slog.Any(logKeyErr, err))
+	}
 	var (
 		fd   int
 		sa   unix.RawSockaddrAny
@@ -185,14 +188,16 @@ func closeFD(fd int) {
 }
 
 // deferAccept makes the kernel hand a connection to accept only once its
-// first bytes have come (or after deferAcceptSeconds without them), so
-// that acceptRaw finds the request there to read.
-func deferAccept(network, address string, c syscall.RawConn) error {
+// first bytes have come (TCP_DEFER_ACCEPT), so that acceptRaw finds the
+// request there to read; or, without them, after the idle timeout (whole
+// seconds, at most deferAcceptSeconds), when serveConn would have closed a
+// silent connection: it then has the idle timeout again.
+func (t *Tracker) deferAccept(c syscall.RawConn) error {
+	secs := min(max(int((t.cfg.IdleTimeout+time.Second-1)/time.Second), 1), deferAcceptSeconds)
 	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, deferAcceptSeconds)
-	})
-	if err != nil {
+	if err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, secs)
+	}); err != nil {
 		return err
 	}
 	return serr

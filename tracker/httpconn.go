@@ -56,9 +56,8 @@ const (
 	// nothing back, is cut after it.
 	httpReadTimeout = 10 * time.Second
 	httpMaxLine     = 4096
-	// deferAcceptSeconds is how long the kernel holds a connection that
-	// sends nothing before ServeTCP sees it (ListenTCP, Linux); it then
-	// has IdleTimeout to send its request.
+	// deferAcceptSeconds bounds how long the kernel holds a connection
+	// that sends nothing before ServeTCP sees it (Linux; see deferAccept).
 	deferAcceptSeconds = int(httpReadTimeout / time.Second)
 )
 

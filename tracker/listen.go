@@ -40,10 +40,9 @@ func ListenUDP(ctx context.Context, addr string, n int) ([]net.PacketConn, error
 // ListenTCP opens the HTTP tracker's TCP listener. Accepted connections
 // get no TCP keep-alive probes: announces are short, idle connections are
 // closed by ServeTCP, and the setsockopt calls would cost a tenth of a
-// connection's time. On Linux a connection is accepted only once its
-// request has come (TCP_DEFER_ACCEPT), so that ServeTCP answers it at once.
+// connection's time.
 func ListenTCP(ctx context.Context, addr string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAlive: -1, Control: deferAccept}
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("tracker: listen tcp %s: %w", addr, err)
