@@ -202,6 +202,7 @@ func daemonFlags(fs *pflag.FlagSet, l *loader) {
 	l.bind(fs, "public-url", "http.public_url", "how LAN clients reach this host, e.g. http://fileserver.lan (default: from the host name)")
 	l.bind(fs, "peer-port", "seeder.peer_port", "BitTorrent listen port")
 	l.bind(fs, "upload-rate", "seeder.upload_rate", "seeder upload limit in bytes per second (0: none)")
+	l.bind(fs, "utp", "seeder.utp", "accept and dial uTP besides TCP on the peer port (--utp=false: TCP only)")
 	// The older spelling, kept hidden so that existing units and scripts
 	// still start.
 	l.bind(fs, "webseed", "http.web_seeds", "")
