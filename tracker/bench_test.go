@@ -44,33 +44,27 @@ func BenchmarkUDPAnnounceManySwarms(b *testing.B) {
 	}
 }
 
+// BenchmarkHTTPAnnounceBody measures the answer to an HTTP announce into a
+// swarm of 50 peers, without the connection: compact, and as dictionaries
+// with their peer ids.
 func BenchmarkHTTPAnnounceBody(b *testing.B) {
-	tr := newTestTracker(b, nil)
-	remote := netip.MustParseAddr("10.0.1.1")
-	var hb httpBuf
-	q := announceQ(hashN(1), 1, "&left=0&compact=1")[len("/announce?"):]
-	for i := range 50 {
-		tr.announceBody(&hb, announceQ(hashN(1), i+2, "")[len("/announce?"):], remote, nil)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		tr.announceBody(&hb, q, remote, nil)
-	}
-}
-
-// BenchmarkHTTPAnnounceBodyNonCompact is BenchmarkHTTPAnnounceBody with a
-// reply that lists 50 peers as dictionaries with their peer ids.
-func BenchmarkHTTPAnnounceBodyNonCompact(b *testing.B) {
-	tr := newTestTracker(b, nil)
-	remote := netip.MustParseAddr("10.0.1.1")
-	var hb httpBuf
-	q := announceQ(hashN(1), 1, "&left=0&compact=0&event=started")[len("/announce?"):]
-	for i := range 50 {
-		tr.announceBody(&hb, announceQ(hashN(1), i+2, "")[len("/announce?"):], remote, nil)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		tr.announceBody(&hb, q, remote, nil)
+	for _, bc := range []struct{ name, params string }{
+		{"compact", "&left=0&compact=1"},
+		{"non-compact", "&left=0&compact=0&event=started"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			tr := newTestTracker(b, nil)
+			remote := netip.MustParseAddr("10.0.1.1")
+			var hb httpBuf
+			q := announceQ(hashN(1), 1, bc.params)[len("/announce?"):]
+			for i := range 50 {
+				tr.announceBody(&hb, announceQ(hashN(1), i+2, "")[len("/announce?"):], remote, nil)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				tr.announceBody(&hb, q, remote, nil)
+			}
+		})
 	}
 }
 
