@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
 	"golang.org/x/sys/unix"
@@ -36,15 +37,17 @@ func PieceLength(total int64) int64 {
 
 // A worker takes runs of consecutive pieces of about hashRun bytes, so that
 // each one reads sequentially and both cores stay busy to the end of one
-// big file. Spans of at least mapMin bytes are mapped read-only and hashed
-// in place, with no copy from the page cache. Shorter ones (a small file of
-// a directory, where a map's two syscalls and TLB flush save a short copy)
-// are read in chunks of readChunk bytes, small enough to stay in the CPU
-// cache between read and hash.
+// big file. Data is read in chunks of readChunk bytes, small enough to
+// stay in the CPU cache between read and hash, or spans of at least mapMin
+// bytes are mapped read-only and hashed in place, with no copy from the
+// page cache. Which is cheaper depends on the machine, so HashPieces
+// measures both on its first runs (see chooser). Shorter spans (a small
+// file of a directory, where a map's two syscalls and TLB flush save a
+// short copy) are always read.
 const (
 	hashRun   = 4 << 20
 	mapMin    = 256 << 10
-	readChunk = 128 << 10
+	readChunk = 256 << 10
 )
 
 // Info hashes the layout's data and returns its info dictionary. It holds
@@ -94,6 +97,7 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 		next, done atomic.Int64
 		wg         sync.WaitGroup
 	)
+	choose := newChooser(runs)
 	for range workers {
 		wg.Go(func() {
 			r := spanReader{files: files, sequential: true}
@@ -107,10 +111,13 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 				first := run * perRun
 				start, end := first*pieceLength, min((first+perRun)*pieceLength, total)
 				ph.piece = first
+				r.mapOK = choose.mapRun(run)
+				began := time.Now()
 				if err := r.each(start, end-start, ph.write); err != nil {
 					cancel(err)
 					return
 				}
+				choose.ran(run, time.Since(began), end-start)
 				if progress != nil {
 					progress(done.Add(end - start))
 				}
@@ -152,6 +159,7 @@ func (ph *pieceHasher) write(b []byte) {
 type spanReader struct {
 	files      []File
 	sequential bool
+	mapOK      bool  // map spans of mapMin bytes or more, rather than read them
 	cur        *File // the file f is open on
 	f          *os.File
 	buf        []byte // for spans too short to map
@@ -165,7 +173,7 @@ func (r *spanReader) each(off, length int64, fn func([]byte)) error {
 		if err != nil {
 			return err
 		}
-		if n >= mapMin {
+		if r.mapOK && n >= mapMin {
 			err := mapped(f, fl, fileOff, n, fn)
 			if !errors.Is(err, errNoMap) {
 				return err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/lanseedd/lanseedd/internal/snapshot"
 )
@@ -73,8 +74,9 @@ func TestHashPiecesFileShrank(t *testing.T) {
 }
 
 // TestHashPiecesFileTruncatedWhileHashed truncates a file between two runs
-// of pieces, with the file open and its next run about to be mapped: the
-// read past its new end is an error, not a SIGBUS that kills the process.
+// of pieces, with the file open and its next run about to be read: the
+// read past its new end is ErrShrank. (A truncation under a map is
+// TestMappedFaultIsAnError.)
 func TestHashPiecesFileTruncatedWhileHashed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.bin")
 	writeFile(t, path, 4*hashRun)
@@ -128,6 +130,76 @@ func TestMappedFaultIsAnError(t *testing.T) {
 		t.Errorf("hashed %d bytes before the fault, want %d", hashed, 1<<20)
 	}
 	t.Log(err)
+}
+
+// TestHashPiecesMappedOrRead hashes a file long enough for the first runs
+// to be timed both ways: the pieces are the same whichever way the rest is
+// read, and mapping and reading a span give the same bytes.
+func TestHashPiecesMappedOrRead(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.bin")
+	data := writeFile(t, path, 2*probeRuns*hashRun+12345)
+	snapshot.Guard(t, dir)
+	l, err := Scan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := naivePieces(data, 1<<20)
+	for _, workers := range []int{1, 2} {
+		got, err := HashPieces(context.Background(), l.Files, l.Total, 1<<20, workers, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%d workers: hashes differ from sequential hashing", workers)
+		}
+	}
+	for _, mapOK := range []bool{false, true} {
+		r := spanReader{files: l.Files, mapOK: mapOK}
+		h := sha1.New()
+		if err := r.each(777, l.Total-777-1, func(b []byte) { h.Write(b) }); err != nil {
+			t.Fatal(err)
+		}
+		r.close()
+		if got, want := h.Sum(nil), sha1.Sum(data[777:len(data)-1]); string(got) != string(want[:]) {
+			t.Errorf("mapOK %v: the span's bytes differ from the file's", mapOK)
+		}
+	}
+}
+
+// TestChooser: the first runs of a long hash alternate between mapping and
+// reading, and the rest map only when mapping was clearly cheaper per byte.
+func TestChooser(t *testing.T) {
+	for _, c := range []struct {
+		name             string
+		mapNs, readNs    time.Duration // per probe run of 4 MiB
+		runs             int64
+		wantMap, probing bool
+	}{
+		{"map a fifth cheaper", 800, 1000, 100, true, true},
+		{"map twice as dear", 2000, 1000, 100, false, true},
+		{"map 3% cheaper: within noise", 970, 1000, 100, false, true},
+		{"too short to probe", 1, 1000, 2*probeRuns - 1, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ch := newChooser(c.runs)
+			mapped := 0
+			for run := range int64(probeRuns) {
+				if !ch.mapRun(run) {
+					ch.ran(run, c.readNs, hashRun)
+					continue
+				}
+				mapped++
+				ch.ran(run, c.mapNs, hashRun)
+			}
+			if want := map[bool]int{true: probeRuns / 2, false: 0}[c.probing]; mapped != want {
+				t.Errorf("%d of the first %d runs mapped, want %d", mapped, probeRuns, want)
+			}
+			if got := ch.mapRun(probeRuns + 1); got != c.wantMap {
+				t.Errorf("after the probes, mapRun = %v, want %v", got, c.wantMap)
+			}
+		})
+	}
 }
 
 func TestPieceLength(t *testing.T) {
