@@ -79,6 +79,7 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 	// a server without it, never falls back to TCP. Its uTP needed a change
 	// in the library too (nudgePeer in third_party/anacrolix-torrent).
 	cc.DisableUTP = !cfg.UTP
+	cc.SuperSeed = cfg.SuperSeed
 	// anacrolix sizes each torrent's connection map for twice this: with
 	// 100 it is 6 KB per torrent, 600 MB for 100,000 torrents that mostly
 	// have no peer. Each torrent gets the real bound once added.

@@ -58,6 +58,10 @@ type Config struct {
 	// Transmission tries uTP first and, to a server without it, never
 	// falls back to TCP.
 	UTP bool `yaml:"utp"`
+	// SuperSeed offers each peer a few pieces at a time, those the fewest
+	// peers have (BEP 16 super-seeding), rather than every piece at once,
+	// so that peers starting together are sent different pieces.
+	SuperSeed bool `yaml:"super_seed"`
 	// UploadRate and DownloadRate limit the client in bytes per second;
 	// 0 means no limit. (lanseedd only seeds; downloads are protocol
 	// chatter.)
@@ -106,6 +110,7 @@ func DefaultConfig() Config {
 		MaxConnsPerTorrent: 100,
 		MaxHalfOpenConns:   100,
 		UTP:                true,
+		SuperSeed:          true,
 		Load:               LoadDemand,
 		UnloadAfter:        10 * time.Minute,
 		MaxLoaded:          2000,

@@ -203,6 +203,7 @@ func daemonFlags(fs *pflag.FlagSet, l *loader) {
 	l.bind(fs, "peer-port", "seeder.peer_port", "BitTorrent listen port")
 	l.bind(fs, "upload-rate", "seeder.upload_rate", "seeder upload limit in bytes per second (0: none)")
 	l.bind(fs, "utp", "seeder.utp", "accept and dial uTP besides TCP on the peer port (--utp=false: TCP only)")
+	l.bind(fs, "super-seed", "seeder.super_seed", "offer each peer a few pieces at a time, the rarest (BEP 16 super-seeding; --super-seed=false: every piece)")
 	// The older spelling, kept hidden so that existing units and scripts
 	// still start.
 	l.bind(fs, "webseed", "http.web_seeds", "")

@@ -1284,6 +1284,9 @@ func (pc *PeerConn) sendInitialMessages() {
 		})
 	}
 	func() {
+		if pc.superSeedStart() {
+			return
+		}
 		if pc.fastEnabled() {
 			if t.haveAllPieces() {
 				pc.write(pp.Message{Type: pp.HaveAll})

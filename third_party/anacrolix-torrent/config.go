@@ -97,6 +97,9 @@ type ClientConfig struct {
 	PeerID string
 	// For the bittorrent protocol.
 	DisableUTP bool
+	// lanseedd: a complete torrent's new connections super-seed (BEP 16,
+	// superseed.go).
+	SuperSeed bool
 	// For the bittorrent protocol.
 	DisableTCP bool `long:"disable-tcp"`
 	// Called to instantiate storage for each added torrent. Builtin backends

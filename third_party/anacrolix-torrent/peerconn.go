@@ -99,6 +99,12 @@ type PeerConn struct {
 	// we may not even know the number of pieces in the torrent yet.
 	peerSentHaveAll bool
 
+	// lanseedd: super-seeding (superseed.go). superSeeding is set when the
+	// connection's first messages offered no pieces; superSeedOffered holds
+	// the pieces offered since that the peer has not said it has.
+	superSeeding     bool
+	superSeedOffered []pieceIndex
+
 	requestState requestStrategy.PeerRequestState
 
 	outstandingHolepunchingRendezvous map[netip.AddrPort]struct{}
@@ -1349,6 +1355,10 @@ func (pc *PeerConn) bitExtensionEnabled(bit pp.ExtensionBit) bool {
 }
 
 func (cn *PeerConn) peerPiecesChanged() {
+	if cn.superSeeding && !cn.closed.IsSet() {
+		// lanseedd: an offered piece the peer now has makes room for another.
+		cn.superSeedOffer()
+	}
 	cn.t.maybeDropMutuallyCompletePeer(cn)
 }
 

@@ -186,6 +186,9 @@ type Torrent struct {
 	activePieceHashes   int
 
 	connsWithAllPieces map[*Peer]struct{}
+	// lanseedd: per piece, the super-seeding connections offering it that
+	// have not heard the peer has it (superseed.go).
+	superSeedOffers []int
 
 	// Last active PeerConn request for each chunk.
 	requestState map[RequestIndex]requestState
@@ -1971,6 +1974,7 @@ func (t *Torrent) deletePeerConn(c *PeerConn) (ret bool) {
 	}
 	_, ret = t.conns[c]
 	delete(t.conns, c)
+	c.superSeedEnd() // lanseedd
 	// Avoid adding a drop event more than once. Probably we should track whether we've generated
 	// the drop event against the PexConnState instead.
 	if ret {

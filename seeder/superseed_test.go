@@ -1,0 +1,184 @@
+package seeder
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anacrolix/torrent/metainfo"
+	pp "github.com/anacrolix/torrent/peer_protocol"
+)
+
+// rawPeer is a BitTorrent peer driven by hand with anacrolix's protocol
+// package, to see the messages the seeder sends.
+type rawPeer struct {
+	t    *testing.T
+	conn net.Conn
+	dec  *pp.Decoder
+}
+
+func dialPeer(t *testing.T, port int, ih metainfo.Hash) *rawPeer {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var id [20]byte
+	copy(id[:], "-XX0000-")
+	rand.Read(id[8:])
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := pp.Handshake(ctx, conn, &ih, id, pp.NewPeerExtensionBytes(pp.ExtensionBitFast)); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	pool := &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+	return &rawPeer{t: t, conn: conn, dec: &pp.Decoder{R: bufio.NewReader(conn), MaxLength: 1 << 20, Pool: pool}}
+}
+
+// offers reads what the seeder sends until it has been quiet for a
+// quarter of a second: whether it said have-all or have-none, and the
+// pieces it announced with have messages, in order.
+func (p *rawPeer) offers() (haveAll, haveNone bool, haves []int) {
+	p.t.Helper()
+	for {
+		p.conn.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		var m pp.Message
+		err := p.dec.Decode(&m)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return
+		}
+		if err != nil {
+			p.t.Fatalf("reading from the seeder: %v", err)
+		}
+		switch {
+		case m.Keepalive:
+		case m.Type == pp.HaveAll:
+			haveAll = true
+		case m.Type == pp.HaveNone:
+			haveNone = true
+		case m.Type == pp.Have:
+			haves = append(haves, int(m.Index))
+		case m.Type == pp.Bitfield:
+			p.t.Fatalf("the seeder sent a bitfield of %d pieces", len(m.Bitfield))
+		}
+	}
+}
+
+func (p *rawPeer) have(pieces ...int) {
+	p.t.Helper()
+	for _, i := range pieces {
+		b, _ := pp.Message{Type: pp.Have, Index: pp.Integer(i)}.MarshalBinary()
+		if _, err := p.conn.Write(b); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+}
+
+// seedForTest seeds a file of n pieces of 16 KiB and returns the client's
+// peer port and the infohash.
+func seedForTest(t *testing.T, superSeed bool, n int) (int, metainfo.Hash) {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a.bin")
+	data := make([]byte, n*MinPieceLength)
+	rand.Read(data)
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mi, err := Create(context.Background(), file, CreateOptions{PieceLength: MinPieceLength})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Scan(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.StateDir, cfg.PeerPort, cfg.PeerBind, cfg.UTP, cfg.SuperSeed = t.TempDir(), 0, "127.0.0.1", false, superSeed
+	c, err := newClient(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.close)
+	ih, err := c.seed(mi, l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.cl.LocalPort(), ih
+}
+
+// TestSuperSeedOffers follows BEP 16 as the seeder plays it: a peer that
+// downloads alone is offered a large window of pieces; a second peer is
+// offered pieces the first was not; when that peer says it has some of
+// its offers it is offered new pieces, again ones no peer was offered.
+// The windows are the library's (third_party/anacrolix-torrent/superseed.go):
+// 4 MiB alone, 256 KiB to a peer that has nothing among others.
+func TestSuperSeedOffers(t *testing.T) {
+	const pieces = 320 // 5 MiB in 16 KiB pieces
+	port, ih := seedForTest(t, true, pieces)
+
+	a := dialPeer(t, port, ih)
+	all, none, aOffers := a.offers()
+	if all || !none {
+		t.Fatalf("first peer: have-all %v, have-none %v; want have-none only", all, none)
+	}
+	if want := 256; len(aOffers) != want {
+		t.Fatalf("the peer downloading alone was offered %d pieces, want %d", len(aOffers), want)
+	}
+	offered := map[int]string{}
+	for _, i := range aOffers {
+		offered[i] = "the first peer"
+	}
+
+	b := dialPeer(t, port, ih)
+	_, none, bOffers := b.offers()
+	if !none {
+		t.Fatal("second peer: no have-none")
+	}
+	if want := 16; len(bOffers) != want {
+		t.Fatalf("the second peer was offered %d pieces, want %d", len(bOffers), want)
+	}
+	for _, i := range bOffers {
+		if who, ok := offered[i]; ok {
+			t.Errorf("piece %d offered to the second peer was offered to %s", i, who)
+		}
+		offered[i] = "the second peer"
+	}
+
+	// The second peer has ten of its offers: its window shrinks a little
+	// with what it has (15 of 16 pieces at 310 of 320 missing), and it is
+	// offered new pieces up to it.
+	b.have(bOffers[:10]...)
+	_, _, more := b.offers()
+	if want := 15 - 6; len(more) != want {
+		t.Fatalf("after the second peer has 10 of its pieces, %d more offered, want %d", len(more), want)
+	}
+	for _, i := range more {
+		if who, ok := offered[i]; ok {
+			t.Errorf("piece %d offered again to the second peer was offered to %s", i, who)
+		}
+		offered[i] = "the second peer"
+	}
+}
+
+// TestSuperSeedOff: with seeder.super_seed off a peer is told the seeder
+// has every piece at once.
+func TestSuperSeedOff(t *testing.T) {
+	port, ih := seedForTest(t, false, 8)
+	all, none, haves := dialPeer(t, port, ih).offers()
+	if !all || none || len(haves) != 0 {
+		t.Fatalf("have-all %v, have-none %v, %d haves; want have-all only", all, none, len(haves))
+	}
+}

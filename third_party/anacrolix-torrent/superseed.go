@@ -1,0 +1,143 @@
+package torrent
+
+// lanseedd: super-seeding (BEP 16), change 5 in LANSEEDD.md.
+//
+// A seed that advertises every piece lets each peer ask it for whichever
+// pieces that peer picks, and peers that start together pick many of the
+// same ones: the seed's uplink, the one way new pieces enter the swarm,
+// then carries pieces it has already sent. A super-seeding connection
+// advertises no pieces (have-none, or no bitfield) and offers the peer a
+// few at a time with have messages, each the piece fewest peers have or
+// are being offered; when the peer says it has an offered piece, it is
+// offered another. So the seed sends about one copy of each piece before
+// it sends any twice, and the peers trade the rest among themselves.
+
+import (
+	"math/rand/v2"
+
+	"github.com/anacrolix/missinggo/v2/bitmap"
+
+	pp "github.com/anacrolix/torrent/peer_protocol"
+)
+
+// How many bytes of pieces a peer is offered at once, always at least two
+// pieces. A peer that has nothing is offered superSeedWindow, and one that
+// has more is offered less, down to superSeedMinWindow for the last
+// pieces: the seed's uplink then goes mostly to the peers that have least
+// (measured with 10 aria2c clients: the server sent 1.2 copies of the file
+// instead of 1.4, and the slowest client's time varied less). A peer that
+// is the only one downloading is offered superSeedAlone, so that one
+// client alone downloads as fast as from a seed that offers every piece.
+const (
+	superSeedWindow    = 256 << 10
+	superSeedMinWindow = 64 << 10
+	superSeedAlone     = 4 << 20
+)
+
+// superSeedWant is how many pieces pc is to be offered at once.
+func (pc *PeerConn) superSeedWant() int {
+	t := pc.t
+	pl := int(t.info.PieceLength)
+	n := t.numPieces()
+	if !t.superSeedOthers(pc) {
+		return max(2, superSeedAlone/pl)
+	}
+	missing := n - int(pc.peerPieces().GetCardinality())
+	return max(2, superSeedMinWindow/pl, superSeedWindow/pl*missing/n)
+}
+
+// superSeedOthers says whether another super-seeded connection of t is
+// still downloading.
+func (t *Torrent) superSeedOthers(pc *PeerConn) bool {
+	for c := range t.conns {
+		if c != pc && c.superSeeding && !c.closed.IsSet() {
+			if all, known := c.peerHasAllPieces(); !all || !known {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// superSeedStart decides, as the connection's first messages are sent,
+// whether it super-seeds: the client is configured to and the torrent is
+// complete. It then sends have-none (or nothing, without the fast
+// extension) and the first offers, and reports true.
+func (pc *PeerConn) superSeedStart() bool {
+	t := pc.t
+	if !t.cl.config.SuperSeed || !t.haveAllPieces() {
+		return false
+	}
+	pc.superSeeding = true
+	if pc.fastEnabled() {
+		pc.write(pp.Message{Type: pp.HaveNone})
+	}
+	pc.sentHaves.Clear()
+	pc.superSeedOffer()
+	return true
+}
+
+// superSeedOffer drops the offers the peer now has and tops its offers up
+// to the window.
+func (pc *PeerConn) superSeedOffer() {
+	t := pc.t
+	kept := pc.superSeedOffered[:0]
+	for _, i := range pc.superSeedOffered {
+		if pc.peerHasPiece(i) {
+			t.superSeedOffers[i]--
+			continue
+		}
+		kept = append(kept, i)
+	}
+	pc.superSeedOffered = kept
+	for len(pc.superSeedOffered) < pc.superSeedWant() {
+		i, ok := t.superSeedPick(pc)
+		if !ok {
+			return
+		}
+		pc.superSeedOffered = append(pc.superSeedOffered, i)
+		t.superSeedOffers[i]++
+		pc.have(i)
+	}
+}
+
+// superSeedEnd forgets a closed connection's offers.
+func (pc *PeerConn) superSeedEnd() {
+	for _, i := range pc.superSeedOffered {
+		pc.t.superSeedOffers[i]--
+	}
+	pc.superSeedOffered = nil
+}
+
+// superSeedPick returns the piece to offer pc next: one it has neither got
+// nor been offered, held by the fewest peers counting the peers it is
+// offered to, ties broken at random.
+func (t *Torrent) superSeedPick(pc *PeerConn) (pieceIndex, bool) {
+	n := t.numPieces()
+	if len(t.superSeedOffers) != n {
+		t.superSeedOffers = make([]int, n)
+	}
+	if all, known := pc.peerHasAllPieces(); all && known {
+		return 0, false
+	}
+	has := pc.peerPieces()
+	best, bestCount := -1, 0
+	start := rand.IntN(n)
+	for k := range n {
+		i := start + k
+		if i >= n {
+			i -= n
+		}
+		if pc.sentHaves.Get(bitmap.BitIndex(i)) || has.ContainsInt(i) {
+			continue
+		}
+		count := t.piece(i).availability() + t.superSeedOffers[i]
+		if best < 0 || count < bestCount {
+			best, bestCount = i, count
+			if count == 0 {
+				break
+			}
+		}
+	}
+	return best, best >= 0
+}
