@@ -32,38 +32,52 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-type requeues chan int64
+// requeues collects the rows the watcher requeues. A row requeued before
+// the one waited for is kept, not dropped: one rescan can requeue several
+// rows, in any order.
+type requeues struct {
+	c    chan int64
+	seen map[int64]bool // arrived while another row was waited for
+}
 
-func (r requeues) wait(tb testing.TB, id int64, within time.Duration) {
+func (r *requeues) wait(tb testing.TB, id int64, within time.Duration) {
 	tb.Helper()
+	if r.seen[id] {
+		delete(r.seen, id)
+		return
+	}
 	deadline := time.After(within)
 	for {
 		select {
-		case got := <-r:
+		case got := <-r.c:
 			if got == id {
 				return
 			}
+			r.seen[got] = true
 		case <-deadline:
 			tb.Fatalf("row %d not requeued within %s", id, within)
 		}
 	}
 }
 
-func (r requeues) none(tb testing.TB, within time.Duration) {
+func (r *requeues) none(tb testing.TB, within time.Duration) {
 	tb.Helper()
+	for id := range r.seen {
+		tb.Fatalf("row %d requeued, want none", id)
+	}
 	select {
-	case id := <-r:
+	case id := <-r.c:
 		tb.Fatalf("row %d requeued, want none", id)
 	case <-time.After(within):
 	}
 }
 
-func startWatcher(tb testing.TB, root string, limit int, rescan time.Duration) (*watcher, requeues, *syncBuffer) {
+func startWatcher(tb testing.TB, root string, limit int, rescan time.Duration) (*watcher, *requeues, *syncBuffer) {
 	tb.Helper()
 	logs := &syncBuffer{}
-	r := make(requeues, 100)
+	r := &requeues{c: make(chan int64, 100), seen: map[int64]bool{}}
 	w := newWatcher(root, 20*time.Millisecond, slog.New(slog.NewTextHandler(logs, nil)),
-		func(_ context.Context, id int64, _ string) error { r <- id; return nil })
+		func(_ context.Context, id int64, _ string) error { r.c <- id; return nil })
 	w.limit = limit
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
