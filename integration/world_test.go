@@ -411,8 +411,9 @@ func verifyPieces(file string, info *metainfo.Info) string {
 
 // seeded says whether the seeder serves an infohash to a peer: it answers
 // a BitTorrent handshake for any infohash (anacrolix echoes it before
-// looking it up), then sends its bitfield for a torrent it seeds and hangs
-// up otherwise.
+// looking it up), then, for a torrent it seeds, says which pieces it has:
+// a bitfield, or with super-seeding (the default) a have message for each
+// piece it offers; otherwise it hangs up.
 func (w *world) seeded(infohash string) (bool, error) {
 	ih, err := hex.DecodeString(infohash)
 	if err != nil || len(ih) != 20 {
@@ -434,8 +435,8 @@ func (w *world) seeded(infohash string) (bool, error) {
 	if _, err := io.ReadFull(c, reply); err != nil {
 		return false, err
 	}
-	const bitfield = 5
-	return bytes.Equal(reply[28:48], ih) && reply[68+4] == bitfield, nil
+	const have, bitfield = 4, 5
+	return bytes.Equal(reply[28:48], ih) && (reply[68+4] == bitfield || reply[68+4] == have), nil
 }
 
 // checkContent compares the content tree with what the test wrote: any
