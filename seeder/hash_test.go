@@ -168,29 +168,33 @@ func TestHashPiecesMappedOrRead(t *testing.T) {
 }
 
 // TestChooser: the first runs of a long hash alternate between mapping and
-// reading, and the rest map only when mapping was clearly cheaper per byte.
+// reading, and the rest map only when mapping was clearly cheaper per byte,
+// judged by the fastest run of each way.
 func TestChooser(t *testing.T) {
 	for _, c := range []struct {
 		name             string
-		mapNs, readNs    time.Duration // per probe run of 4 MiB
+		mapNs, readNs    []time.Duration // the probe runs of 4 MiB, in turn
 		runs             int64
 		wantMap, probing bool
 	}{
-		{"map a fifth cheaper", 800, 1000, 100, true, true},
-		{"map twice as dear", 2000, 1000, 100, false, true},
-		{"map 3% cheaper: within noise", 970, 1000, 100, false, true},
-		{"too short to probe", 1, 1000, 2*probeRuns - 1, false, false},
+		{"map a fifth cheaper", []time.Duration{800, 800, 800}, []time.Duration{1000, 1000, 1000}, 100, true, true},
+		{"map twice as dear", []time.Duration{2000, 2000, 2000}, []time.Duration{1000, 1000, 1000}, 100, false, true},
+		{"map 3% cheaper: within noise", []time.Duration{970, 970, 970}, []time.Duration{1000, 1000, 1000}, 100, false, true},
+		{"a read run slowed by the other worker", []time.Duration{2000, 1800, 2100}, []time.Duration{1000, 3000, 5000}, 100, false, true},
+		{"a map run slowed by the other worker", []time.Duration{800, 4000, 900}, []time.Duration{1000, 1100, 1000}, 100, true, true},
+		{"too short to probe", []time.Duration{1, 1, 1}, []time.Duration{1000, 1000, 1000}, 2*probeRuns - 1, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ch := newChooser(c.runs)
-			mapped := 0
+			mapped, read := 0, 0
 			for run := range int64(probeRuns) {
-				if !ch.mapRun(run) {
-					ch.ran(run, c.readNs, hashRun)
-					continue
+				if ch.mapRun(run) {
+					ch.ran(run, c.mapNs[mapped], hashRun)
+					mapped++
+				} else {
+					ch.ran(run, c.readNs[read%len(c.readNs)], hashRun)
+					read++
 				}
-				mapped++
-				ch.ran(run, c.mapNs, hashRun)
 			}
 			if want := map[bool]int{true: probeRuns / 2, false: 0}[c.probing]; mapped != want {
 				t.Errorf("%d of the first %d runs mapped, want %d", mapped, probeRuns, want)

@@ -70,15 +70,17 @@ func mapped(f *os.File, fl *File, off, n int64, fn func([]byte)) (err error) {
 // maps costs a fault and a TLB entry, and some machines make those dearer
 // than the copy. Measured hashing 1 GiB: on one machine a map took a fifth
 // less CPU than reading; on a virtual machine with shadow page tables it
-// took twice as much.
-const probeRuns = 4
+// took twice as much. Each way is judged by its fastest run: a run can be
+// slowed by what it does not cause (the other worker's unmap interrupting
+// it, a fault on a new buffer), never sped up.
+const probeRuns = 6
 
 // A chooser decides, for one HashPieces call, whether a run of pieces is
 // mapped or read. A hash too short to probe is read.
 type chooser struct {
 	probing  bool
 	mu       sync.Mutex
-	ns, size [2]int64 // time and bytes of finished probe runs: [0] read, [1] mapped
+	best     [2]float64 // ns per byte of the fastest probe run: [0] read, [1] mapped
 	finished int
 	useMap   atomic.Bool
 }
@@ -99,20 +101,21 @@ func (c *chooser) mapRun(run int64) bool {
 // in, the others map if mapping was clearly cheaper per byte; reading is
 // the default, as it costs at most a copy.
 func (c *chooser) ran(run int64, d time.Duration, n int64) {
-	if !c.probing || run >= probeRuns {
+	if !c.probing || run >= probeRuns || n <= 0 {
 		return
 	}
 	m := 0
 	if run%2 == 0 {
 		m = 1
 	}
+	perByte := float64(d) / float64(n)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ns[m] += int64(d)
-	c.size[m] += n
+	if c.best[m] == 0 || perByte < c.best[m] {
+		c.best[m] = perByte
+	}
 	c.finished++
 	if c.finished == probeRuns {
-		// mapped ns/byte < 0.95 × read ns/byte
-		c.useMap.Store(20*c.ns[1]*c.size[0] < 19*c.ns[0]*c.size[1])
+		c.useMap.Store(c.best[1] < 0.95*c.best[0])
 	}
 }
