@@ -162,7 +162,7 @@ type spanReader struct {
 	mapOK      bool  // map spans of mapMin bytes or more, rather than read them
 	cur        *File // the file f is open on
 	f          *os.File
-	buf        []byte // for spans too short to map
+	buf        []byte // for spans that are read, not mapped
 }
 
 // each calls fn with the bytes of [off, off+length) of the files'

@@ -90,7 +90,8 @@ func (pc *PeerConn) superSeedOffer() {
 		kept = append(kept, i)
 	}
 	pc.superSeedOffered = kept
-	for len(pc.superSeedOffered) < pc.superSeedWant() {
+	want := pc.superSeedWant()
+	for len(pc.superSeedOffered) < want {
 		i, ok := t.superSeedPick(pc)
 		if !ok {
 			return
