@@ -156,3 +156,24 @@ type TorrentStats struct {
 	Peers         int   `json:"peers"`
 	UploadedBytes int64 `json:"uploaded_bytes"`
 }
+
+// Node is one daemon of those sharing a catalog, each with its own content
+// root, tracker and seeder, as its row in lanseedd_nodes says. The JSON
+// names are those of the admin API and `lanseedd status --json`.
+type Node struct {
+	Name      string `json:"name"`
+	PublicURL string `json:"public_url"`
+	// Trackers are its tracker's announce URLs (HTTP, then UDP): one tier
+	// of the torrents' announce lists.
+	Trackers []string `json:"trackers"`
+	// Peers are its seeder's addresses as peers reach them (IP:port).
+	Peers     []string  `json:"peers"`
+	Version   string    `json:"version"`
+	StartedAt time.Time `json:"started_at"`
+	// HeartbeatAt is its last heartbeat, zero once it stopped cleanly.
+	HeartbeatAt time.Time `json:"heartbeat_at,omitzero"`
+	// Up says whether the heartbeat is recent, by the catalog's clock;
+	// HeartbeatAge is how long ago it was.
+	Up              bool    `json:"up"`
+	HeartbeatAgeSec float64 `json:"heartbeat_age_seconds"`
+}

@@ -1,6 +1,10 @@
 package seeder
 
-import "github.com/anacrolix/torrent/metainfo"
+import (
+	"slices"
+
+	"github.com/anacrolix/torrent/metainfo"
+)
 
 // Seeded reports the infohash row fileID is seeded as, from the seeder's
 // own state: the public listener serves a seeded row's .torrent from it
@@ -46,4 +50,29 @@ func (s *Seeder) SeededRow(ih [20]byte) (int64, bool) {
 		}
 	}
 	return id, found
+}
+
+// SetTrackers sets the trackers of the nodes sharing the catalog, one tier
+// per node in the order clients are to try them (BEP 12: a client uses
+// the first tier that answers, so they all meet on one tracker while it is
+// up). The extra trackers follow. The .torrent files stay as written, with
+// this node's tracker: the public listener serves them with Trackers.
+func (s *Seeder) SetTrackers(nodes [][]string) {
+	tiers := make([][]string, 0, len(nodes)+len(s.extraTiers))
+	for _, t := range nodes {
+		if len(t) > 0 {
+			tiers = append(tiers, slices.Clone(t))
+		}
+	}
+	tiers = append(tiers, s.extraTiers...)
+	s.trackers.Store(&tiers)
+}
+
+// Trackers are the announce tiers torrents are served with: those of
+// SetTrackers, else the tiers the .torrent files are written with.
+func (s *Seeder) Trackers() [][]string {
+	if t := s.trackers.Load(); t != nil && len(*t) > 0 {
+		return *t
+	}
+	return s.announce
 }

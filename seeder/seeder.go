@@ -62,7 +62,10 @@ type Seeder struct {
 	// extraTiers are the tiers loaded torrents announce to: the extra
 	// trackers only, as ours lists this seeder by itself (Has).
 	extraTiers [][]string
-	webSeeds   WebSeeds
+	// trackers are the tiers torrents are served with (Trackers), set
+	// by SetTrackers; nil until then.
+	trackers atomic.Pointer[[][]string]
+	webSeeds WebSeeds
 	// magnetSeeds, if set, are the web seeds of the stored magnets.
 	magnetSeeds WebSeeds
 	log         *slog.Logger

@@ -33,6 +33,7 @@ var templates embed.FS
 var statusPage = template.Must(template.New("status.html").Funcs(template.FuncMap{
 	"bytes": FormatBytes,
 	"short": func(s string) string { return s[:min(len(s), 12)] },
+	"ago":   func(sec float64) string { return time.Duration(sec * float64(time.Second)).Round(time.Second).String() },
 	"count": func(m map[lanseedd.State]int64, s string) int64 { return m[lanseedd.State(s)] },
 }).ParseFS(templates, "status.html"))
 
@@ -49,6 +50,16 @@ type Admin struct {
 	reload  reloadState
 	outage  outage
 	counts  countsCache
+	// node is this daemon's node name; nodes lists the nodes sharing the
+	// catalog as last read (nil: none known).
+	node  string
+	nodes func() []lanseedd.Node
+}
+
+// SetNodes names this daemon's node and gives the list of the nodes
+// sharing the catalog, for the status page, /api/stats and metrics.
+func (a *Admin) SetNodes(self string, nodes func() []lanseedd.Node) {
+	a.node, a.nodes = self, nodes
 }
 
 // NewAdmin returns the admin handler; pub is the public handler whose web
@@ -106,6 +117,10 @@ type Stats struct {
 	WebSeed       WebSeedStats             `json:"web_seed"`
 	// OldestPendingSeconds is how long the longest-waiting row has waited.
 	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
+	// Node is this daemon's node name; Nodes are the nodes sharing the
+	// catalog, in name order, as of the last heartbeat.
+	Node  string          `json:"node"`
+	Nodes []lanseedd.Node `json:"nodes"`
 }
 
 // TrackerStats is the JSON view of the tracker's totals: the front owns
@@ -142,6 +157,10 @@ func (a *Admin) stats(ctx context.Context) (Stats, error) {
 	s := Stats{
 		Version: a.cfg.Version, Started: a.started, UptimeSeconds: time.Since(a.started).Seconds(),
 		Seeder: a.seeder.Stats(), Tracker: trackerView(a.tracker.Stats()), WebSeed: a.webSeed.WebSeedStats(),
+		Node: a.node, Nodes: []lanseedd.Node{},
+	}
+	if a.nodes != nil {
+		s.Nodes = append(s.Nodes, a.nodes()...)
 	}
 	var err error
 	if s.Rows, err = a.counts.get(ctx, a.cat); err != nil {

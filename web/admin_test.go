@@ -134,8 +134,9 @@ func (s fakeSeeder) ContentRoot() string { return s.root }
 func (s fakeSeeder) Stats() lanseedd.SeederStats {
 	return lanseedd.SeederStats{Torrents: 1, UploadRate: 1 << 20}
 }
-func (fakeSeeder) Problem() error { return nil }
-func (fakeSeeder) OnDemand() bool { return false }
+func (fakeSeeder) Problem() error       { return nil }
+func (fakeSeeder) OnDemand() bool       { return false }
+func (fakeSeeder) Trackers() [][]string { return [][]string{{"http://fs.lan:6969/announce"}} }
 func (fakeSeeder) TorrentStats([20]byte) (lanseedd.TorrentStats, bool) {
 	return lanseedd.TorrentStats{}, false
 }

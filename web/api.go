@@ -56,6 +56,7 @@ func describe(cfg Config, s Seeder, row lanseedd.Row) File {
 			f.Magnet = seeder.Magnet(mi, f.Name, row.Size)
 		}
 	}
+	f.Magnet = withTrackers(f.Magnet, s.Trackers())
 	ours := WebSeedURL(base, row.FileID)
 	if hideWebSeed(cfg, s, row) {
 		f.Magnet = withoutWebSeed(f.Magnet, ours)
@@ -63,6 +64,24 @@ func describe(cfg Config, s Seeder, row lanseedd.Row) File {
 		f.Magnet = withWebSeed(f.Magnet, ours)
 	}
 	return f
+}
+
+// withTrackers returns magnet listing the trackers of tiers, in order, as
+// the .torrent served does.
+func withTrackers(magnet string, tiers [][]string) string {
+	m, err := metainfo.ParseMagnetUri(magnet)
+	if err != nil {
+		return magnet
+	}
+	var trackers []string
+	for _, t := range tiers {
+		trackers = append(trackers, t...)
+	}
+	if slices.Equal(m.Trackers, trackers) {
+		return magnet
+	}
+	m.Trackers = trackers
+	return m.String()
 }
 
 // withoutWebSeed returns magnet without the web seed ws.

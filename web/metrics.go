@@ -64,6 +64,11 @@ var (
 	descRefused       = prometheus.NewDesc("lanseedd_tracker_refused_total", "Announces refused because a limit was hit.", nil, nil)
 	descCompletions   = prometheus.NewDesc("lanseedd_tracker_completions_total", "Downloads completed: completed events from peers not yet seeding.", nil, nil)
 
+	descNodeUp = prometheus.NewDesc("lanseedd_node_up",
+		"1 for each node sharing the catalog whose heartbeat is recent, 0 for one that is down.", []string{"node"}, nil)
+	descNodeAge = prometheus.NewDesc("lanseedd_node_heartbeat_age_seconds",
+		"How long ago each node sharing the catalog recorded a heartbeat (absent once it stopped cleanly).", []string{"node"}, nil)
+
 	descWebSeedReqs = prometheus.NewDesc("lanseedd_web_seed_requests_total",
 		"Web seed requests, by answer: served (content sent) or stood_down (refused while the seeder seeds).", []string{"answer"}, nil)
 	descWebSeedBytes = prometheus.NewDesc("lanseedd_web_seed_sent_bytes_total", "Bytes of content sent by the web seed.", nil, nil)
@@ -102,7 +107,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReloadOK, descReloadAt, descCatalogUp, descRows,
 		descLag, descTorrents, descMaxLoaded, descActivations, descUnloads, descActivationSeconds, descSweepRows, descSweepSeconds, descSeederPeers, descSeederConns, descUploaded, descHashedBytes, descHashSeconds, descStateDirOK,
 		descSwarms, descPeers, descAnnounces, descScrapes, descConnects, descTrackerErrors, descRefused, descCompletions,
-		descWebSeedReqs, descWebSeedBytes} {
+		descNodeUp, descNodeAge, descWebSeedReqs, descWebSeedBytes} {
 		ch <- d
 	}
 }
@@ -173,6 +178,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descTrackerErrors, float64(tr.UDPErrors), "udp")
 	counter(descRefused, float64(tr.Refused))
 	counter(descCompletions, float64(tr.Completed))
+
+	for _, n := range s.Nodes {
+		up := 0.0
+		if n.Up {
+			up = 1
+		}
+		gauge(descNodeUp, up, n.Name)
+		if !n.HeartbeatAt.IsZero() {
+			gauge(descNodeAge, n.HeartbeatAgeSec, n.Name)
+		}
+	}
 
 	ws := s.WebSeed
 	counter(descWebSeedReqs, float64(ws.Served), "served")

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -254,8 +255,10 @@ func (p *Public) torrent(w http.ResponseWriter, r *http.Request) {
 }
 
 // servedTorrent returns the .torrent of a ready row as /t/ serves it: the
-// stored file, or the same without our web seed (see hideWebSeed), with
-// its time and an ETag naming the variant. The feed's enclosure length is
+// stored file, or the same with the trackers of the nodes up now (see
+// Seeder.Trackers) and without our web seed (see hideWebSeed), with its
+// time and an ETag naming the variant. The info dictionary is kept byte
+// for byte, so the infohash is the same. The feed's enclosure length is
 // its size.
 func (p *Public) servedTorrent(row lanseedd.Row) (body []byte, modTime time.Time, etag string, err error) {
 	f, err := os.Open(p.seeder.TorrentFile(row.FileID))
@@ -268,13 +271,62 @@ func (p *Public) servedTorrent(row lanseedd.Row) (body []byte, modTime time.Time
 		return nil, modTime, "", err
 	}
 	modTime, etag = fi.ModTime(), row.InfoHash+"-"+strconv.FormatInt(fi.ModTime().UnixNano(), 36)
-	if hideWebSeed(p.cfg, p.seeder, row) {
-		// The same torrent without our web seed: another variant.
-		body, err = withoutURL(f, WebSeedURL(p.cfg.BaseURL, row.FileID))
-		return body, modTime, etag + "-p", err
+	stored, err := io.ReadAll(f)
+	if err != nil {
+		return nil, modTime, "", err
 	}
-	body, err = io.ReadAll(f)
-	return body, modTime, etag, err
+	drop := ""
+	if hideWebSeed(p.cfg, p.seeder, row) {
+		drop = WebSeedURL(p.cfg.BaseURL, row.FileID)
+	}
+	body, tag, err := variant(stored, p.seeder.Trackers(), drop)
+	return body, modTime, etag + tag, err
+}
+
+// variant returns the stored torrent announcing to tiers and without the
+// web seed drop ("": none), and a suffix naming the variant in ETags: ""
+// when it is the stored torrent itself. The info dictionary is kept byte
+// for byte, so the infohash is the same.
+func variant(stored []byte, tiers [][]string, drop string) (body []byte, tag string, err error) {
+	mi, err := metainfo.Load(bytes.NewReader(stored))
+	if err != nil {
+		return nil, "", err
+	}
+	if !slices.EqualFunc(mi.UpvertedAnnounceList(), tiers, slices.Equal) {
+		mi.Announce, mi.AnnounceList = "", nil
+		if len(tiers) > 0 {
+			mi.Announce, mi.AnnounceList = tiers[0][0], tiers
+		}
+		tag += "-" + tiersTag(tiers)
+	}
+	if drop != "" && slices.Contains(mi.UrlList, drop) {
+		mi.UrlList = slices.DeleteFunc(mi.UrlList, func(u string) bool { return u == drop })
+		if len(mi.UrlList) == 0 {
+			mi.UrlList = nil // no empty url-list key
+		}
+		tag += "-p"
+	}
+	if tag == "" {
+		return stored, "", nil
+	}
+	var b bytes.Buffer
+	if err := mi.Write(&b); err != nil {
+		return nil, "", err
+	}
+	return b.Bytes(), tag, nil
+}
+
+// tiersTag names a list of tiers in an ETag.
+func tiersTag(tiers [][]string) string {
+	h := fnv.New64a()
+	for _, t := range tiers {
+		for _, u := range t {
+			h.Write([]byte(u))
+			h.Write([]byte{' '})
+		}
+		h.Write([]byte{'\n'})
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // hideWebSeed reports whether the torrent served for row, and its magnet,
@@ -303,24 +355,6 @@ func seeding(s Seeder, row lanseedd.Row) bool {
 	}
 	_, ok := s.TorrentStats(ih)
 	return ok
-}
-
-// withoutURL re-encodes the torrent read from r without the web seed url.
-// The info dictionary is kept byte for byte, so the infohash is the same.
-func withoutURL(r io.Reader, url string) ([]byte, error) {
-	mi, err := metainfo.Load(r)
-	if err != nil {
-		return nil, err
-	}
-	mi.UrlList = slices.DeleteFunc(mi.UrlList, func(u string) bool { return u == url })
-	if len(mi.UrlList) == 0 {
-		mi.UrlList = nil // no empty url-list key
-	}
-	var b bytes.Buffer
-	if err := mi.Write(&b); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
 }
 
 func isInfoHash(s string) bool {

@@ -29,36 +29,72 @@ func testTorrent(tb testing.TB, urls ...string) []byte {
 	return b.Bytes()
 }
 
-func TestWithoutURL(t *testing.T) {
+func TestVariant(t *testing.T) {
 	ours, theirs := "http://fs.lan:8080/ws/1/", "http://nginx.lan/files/"
 	in := testTorrent(t, ours, theirs)
-	out, err := withoutURL(bytes.NewReader(in), ours)
-	if err != nil {
-		t.Fatal(err)
-	}
 	before, _ := metainfo.Load(bytes.NewReader(in))
-	after, err := metainfo.Load(bytes.NewReader(out))
-	if err != nil {
-		t.Fatal(err)
+	stored := before.UpvertedAnnounceList()
+	two := [][]string{
+		{"http://a.lan:6969/announce", "udp://a.lan:6969/announce"},
+		{"http://b.lan:6969/announce", "udp://b.lan:6969/announce"},
 	}
-	if !slices.Equal(after.UrlList, []string{theirs}) {
-		t.Errorf("url-list %q, want only %q", after.UrlList, theirs)
+	for _, tc := range []struct {
+		name     string
+		tiers    [][]string
+		drop     string
+		same     bool
+		wantURLs []string
+	}{
+		{"as stored", stored, "", true, []string{ours, theirs}},
+		{"a web seed it does not list", stored, "http://other.lan/ws/1/", true, []string{ours, theirs}},
+		{"without our web seed", stored, ours, false, []string{theirs}},
+		{"two nodes' trackers", two, "", false, []string{ours, theirs}},
+		{"both", two, ours, false, []string{theirs}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, tag, err := variant(in, tc.tiers, tc.drop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if same := bytes.Equal(out, in); same != tc.same || (tag == "") != tc.same {
+				t.Errorf("stored bytes served: %v, ETag suffix %q; want the stored bytes: %v", same, tag, tc.same)
+			}
+			after, err := metainfo.Load(bytes.NewReader(out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.HashInfoBytes() != before.HashInfoBytes() {
+				t.Errorf("infohash changed: %s", after.HashInfoBytes())
+			}
+			if got := after.UpvertedAnnounceList(); !slices.EqualFunc(got, tc.tiers, slices.Equal) {
+				t.Errorf("announce list %q, want %q", got, tc.tiers)
+			}
+			if after.Announce != tc.tiers[0][0] {
+				t.Errorf("announce %q, want the first tier's first URL %q", after.Announce, tc.tiers[0][0])
+			}
+			if !slices.Equal(after.UrlList, tc.wantURLs) {
+				t.Errorf("url-list %q, want %q", after.UrlList, tc.wantURLs)
+			}
+		})
 	}
-	if after.HashInfoBytes() != before.HashInfoBytes() || after.Announce != before.Announce {
-		t.Errorf("infohash or announce changed: %s %q", after.HashInfoBytes(), after.Announce)
+	_, tagA, _ := variant(in, two, "")
+	_, tagB, _ := variant(in, two[1:], "")
+	if tagA == tagB {
+		t.Errorf("two lists of trackers have one ETag suffix %q", tagA)
 	}
-	if _, err := withoutURL(bytes.NewReader([]byte("not bencode")), ours); err == nil {
+	if _, _, err := variant([]byte("not bencode"), stored, ours); err == nil {
 		t.Error("a broken torrent file went through")
 	}
 }
 
-// BenchmarkWithoutURL is the work a .torrent link costs while the seeder
+// BenchmarkVariant is the work a .torrent link costs while the seeder
 // seeds it: the stored torrent re-encoded without our web seed.
-func BenchmarkWithoutURL(b *testing.B) {
+func BenchmarkVariant(b *testing.B) {
 	in := testTorrent(b, "http://fs.lan:8080/ws/1/")
+	tiers := [][]string{{"http://tracker.lan:6969/announce"}}
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		if _, err := withoutURL(bytes.NewReader(in), "http://fs.lan:8080/ws/1/"); err != nil {
+		if _, _, err := variant(in, tiers, "http://fs.lan:8080/ws/1/"); err != nil {
 			b.Fatal(err)
 		}
 	}

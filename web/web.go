@@ -45,6 +45,9 @@ type Seeder interface {
 	// are served from them while the catalog is unreachable.
 	Seeded(fileID int64) (infohash [20]byte, ok bool)
 	SeededRow(infohash [20]byte) (fileID int64, ok bool)
+	// Trackers are the announce tiers torrents and magnets are served
+	// with: the trackers of the nodes up, then the extra trackers.
+	Trackers() [][]string
 }
 
 // Tracker reports swarm figures.

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/lanseedd/lanseedd/publish"
 	"github.com/lanseedd/lanseedd/seeder"
@@ -16,6 +19,7 @@ import (
 // Config is the whole daemon's configuration, one part per package, as the
 // config file spells it.
 type Config struct {
+	Node    NodeConfig     `yaml:"node"`
 	Catalog CatalogConfig  `yaml:"catalog"`
 	Seeder  seeder.Config  `yaml:"seeder"`
 	Publish publish.Config `yaml:"publish"`
@@ -48,6 +52,42 @@ func (c Config) seederConfig() seeder.Config {
 type CatalogConfig struct {
 	store.Config `yaml:",inline"`
 	DSNFile      string `yaml:"dsn_file"`
+}
+
+// NodeConfig names this daemon among those sharing the catalog (nodes):
+// each has its own content root, tracker and seeder, and the torrents
+// served list the trackers of every node up.
+type NodeConfig struct {
+	// Name identifies the node in lanseedd_nodes; the host name by
+	// default. Two daemons on one catalog need two names.
+	Name string `yaml:"name"`
+	// Heartbeat is how often the node records that it is up; a node
+	// whose last heartbeat is older than Timeout is down, and its tracker
+	// leaves the torrents served.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	Timeout   time.Duration `yaml:"timeout"`
+}
+
+// Validate checks the node's part.
+func (c NodeConfig) Validate() error {
+	if c.Name == "" || len(c.Name) > 255 || strings.ContainsFunc(c.Name, unicode.IsSpace) {
+		return fmt.Errorf("node.name: want a name of up to 255 characters without spaces, got %q", c.Name)
+	}
+	if c.Heartbeat < time.Second {
+		return fmt.Errorf("node.heartbeat: want at least 1s, got %s", c.Heartbeat)
+	}
+	if c.Timeout < 2*c.Heartbeat {
+		return fmt.Errorf("node.timeout: want at least twice node.heartbeat (%s), got %s", 2*c.Heartbeat, c.Timeout)
+	}
+	return nil
+}
+
+// hostName is the default node name.
+func hostName() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "lanseedd"
 }
 
 // TrackerConfig is the tracker's part and its listener.
@@ -107,6 +147,7 @@ func (l *LogLevel) UnmarshalText(b []byte) error {
 // DefaultConfig returns the daemon's defaults.
 func DefaultConfig() Config {
 	return Config{
+		Node:    NodeConfig{Name: hostName(), Heartbeat: 10 * time.Second, Timeout: 45 * time.Second},
 		Catalog: CatalogConfig{Config: store.DefaultConfig()},
 		Seeder:  seeder.DefaultConfig(),
 		Publish: publish.DefaultConfig(),
@@ -119,6 +160,9 @@ func DefaultConfig() Config {
 
 // Validate checks every part, naming the key of the first bad value.
 func (c Config) Validate() error {
+	if err := c.Node.Validate(); err != nil {
+		return err
+	}
 	if err := c.Catalog.Validate(); err != nil {
 		return err
 	}

@@ -140,6 +140,7 @@ type Main struct {
 	Tracker *tracker.Tracker
 	Seeder  *seeder.Seeder
 	Admin   *web.Admin
+	nodes   *nodes
 
 	httpLn    net.Listener
 	adminLn   net.Listener
@@ -233,11 +234,20 @@ func (m *Main) Start(ctx context.Context) error {
 	// Our tracker lists the seeder in the swarm of every ready row, without
 	// an announce, and loads the torrent when a peer asks (seeder.load).
 	// In catalog-only mode those are the swarms allowed.
+	peers := localPeers(ctx, ep.host, cfg.Seeder.PeerBind, m.Seeder.Port(), m.Log)
 	m.Tracker.SetLocal(&tracker.Local{
-		Addrs:  localPeers(ctx, ep.host, cfg.Seeder.PeerBind, m.Seeder.Port(), m.Log),
+		Addrs:  peers,
 		PeerID: m.Seeder.PeerID(),
 		Has:    m.Seeder.Has,
 	})
+	// This daemon is one node of those sharing the catalog: the first
+	// heartbeat is recorded before serving, so that the first torrents
+	// served list the nodes up.
+	m.nodes = &nodes{m: m, self: lanseedd.Node{
+		Name: cfg.Node.Name, PublicURL: ep.links, Trackers: ep.announce,
+		Peers: addrStrings(peers), Version: Version,
+	}}
+	m.nodes.beat(ctx)
 	webCfg := cfg.HTTP.Config
 	webCfg.BaseURL, webCfg.Version = ep.links, Version
 	webLog := m.Log.With("component", "web")
@@ -245,12 +255,14 @@ func (m *Main) Start(ctx context.Context) error {
 	m.httpSrv = web.Server(webCfg, pub)
 	m.httpLn = web.LimitPerIP(m.httpLn, webCfg.MaxConnsPerIP)
 	m.Admin = web.NewAdmin(webCfg, st, m.Seeder, m.Tracker, pub, webLog)
+	m.Admin.SetNodes(cfg.Node.Name, m.nodes.list)
 	m.adminSrv = web.Server(webCfg, web.AllowHosts(cfg.Admin.AdminConfig, cfg.Admin.Listen, m.Admin))
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.goRun("tracker", func() error { return m.Tracker.Serve(ctx, m.trackerLn.TCP, m.trackerLn.UDP) })
 	m.goRun("seeder", func() error { return m.Seeder.Run(ctx) })
 	m.goRun("catalog watch", func() error { return st.Watch(ctx, m.Seeder.Wake) })
+	m.goRun("nodes", func() error { return m.nodes.run(ctx) })
 	m.goRun("http", func() error { return serve(m.httpSrv, m.httpLn) })
 	m.goRun("admin", func() error { return serve(m.adminSrv, m.adminLn) })
 	m.Log.Info("lanseedd running",
@@ -258,6 +270,7 @@ func (m *Main) Start(ctx context.Context) error {
 		"status_page", "http://"+m.adminLn.Addr().String()+"/",
 		"announce", strings.Join(ep.announce, " "),
 		"peer_port", m.Seeder.Port(),
+		"node", cfg.Node.Name,
 		"content", m.Seeder.ContentRoot())
 	return nil
 }
@@ -411,6 +424,9 @@ func (m *Main) Close() error {
 	if m.Seeder != nil && !within(end, m.Seeder.Close) {
 		m.Log.Warn("BitTorrent client did not close in time", "budget", budget)
 	}
+	if m.nodes != nil && !within(end, func() { m.nodes.leave(end) }) {
+		m.Log.Warn("catalog did not record this node's stop in time", "budget", budget)
+	}
 	if m.Store != nil && !within(end, func() { m.Store.Close() }) {
 		m.Log.Warn("catalog did not close in time", "budget", budget)
 	}
@@ -492,6 +508,14 @@ func localPeers(ctx context.Context, host, bind string, port int, log *slog.Logg
 	out := make([]netip.AddrPort, 0, len(addrs))
 	for _, a := range addrs {
 		out = append(out, netip.AddrPortFrom(a, uint16(port)))
+	}
+	return out
+}
+
+func addrStrings(addrs []netip.AddrPort) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
 	}
 	return out
 }

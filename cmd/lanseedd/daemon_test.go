@@ -176,7 +176,9 @@ func downloadWith(tb testing.TB, mi *metainfo.MetaInfo, opt func(*torrent.Client
 	select {
 	case <-t.Complete().On():
 	case <-time.After(60 * time.Second):
-		tb.Fatalf("download of %s did not complete: %d of %d bytes", t.Name(), t.BytesCompleted(), t.Length())
+		st := t.Stats()
+		tb.Fatalf("download of %s did not complete: %d of %d bytes; peers known %d, pending %d, half-open %d, connected %d (seeders %d)",
+			t.Name(), t.BytesCompleted(), t.Length(), st.TotalPeers, st.PendingPeers, st.HalfOpenPeers, st.ActivePeers, st.ConnectedSeeders)
 	}
 	info, err := mi.UnmarshalInfo()
 	if err != nil {

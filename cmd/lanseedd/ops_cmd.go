@@ -110,6 +110,8 @@ type status struct {
 	// AttentionTotal.
 	Attention      []attentionRow `json:"attention"`
 	AttentionTotal int64          `json:"attention_total"`
+	// Nodes are the daemons sharing the catalog, as lanseedd_nodes says.
+	Nodes []lanseedd.Node `json:"nodes"`
 	// Daemon is the running daemon's /api/stats, null if it does not
 	// answer (DaemonError says why).
 	Daemon      *web.Stats `json:"daemon"`
@@ -140,6 +142,12 @@ func readStatus(ctx context.Context, cfg Config, st *store.Store) (status, error
 	for _, r := range bad {
 		s.Attention = append(s.Attention, attentionRow{ID: r.FileID, State: string(r.State), Path: r.Path, Error: r.Error})
 	}
+	if s.Nodes, err = st.Nodes(ctx, cfg.Node.Timeout); err != nil {
+		return s, err
+	}
+	if s.Nodes == nil {
+		s.Nodes = []lanseedd.Node{}
+	}
 	live, err := fetchStats(ctx, cfg.Admin.Listen)
 	if err != nil {
 		s.DaemonError = fmt.Sprintf("not answering on %s (%v)", cfg.Admin.Listen, err)
@@ -161,6 +169,21 @@ func (s status) print(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, r := range s.Attention {
 			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", r.ID, r.State, r.Path, r.Error)
+		}
+		tw.Flush()
+	}
+	if len(s.Nodes) > 0 {
+		fmt.Fprintf(w, "\nnodes:\n")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, n := range s.Nodes {
+			state, beat := "down", "stopped"
+			if n.Up {
+				state = "up"
+			}
+			if !n.HeartbeatAt.IsZero() {
+				beat = "heartbeat " + (time.Duration(n.HeartbeatAgeSec) * time.Second).String() + " ago"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", n.Name, state, strings.Join(n.Trackers, " "), n.Version, beat)
 		}
 		tw.Flush()
 	}

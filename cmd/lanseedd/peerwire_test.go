@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -79,11 +80,21 @@ func (p *wirePeer) read(wait time.Duration) (id byte, payload []byte, ok bool) {
 
 func (p *wirePeer) send(id byte, ints ...uint32) {
 	p.t.Helper()
+	p.write(message(id, ints...))
+}
+
+// message encodes one peer-wire message.
+func message(id byte, ints ...uint32) []byte {
 	b := binary.BigEndian.AppendUint32(nil, uint32(1+4*len(ints)))
 	b = append(b, id)
 	for _, v := range ints {
 		b = binary.BigEndian.AppendUint32(b, v)
 	}
+	return b
+}
+
+func (p *wirePeer) write(b []byte) {
+	p.t.Helper()
 	p.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if _, err := p.c.Write(b); err != nil {
 		p.t.Fatal(err)
@@ -135,9 +146,9 @@ func TestSeederWireManners(t *testing.T) {
 		t.Fatal(err)
 	}
 	const block = 16 << 10
-	p.send(msgRequest, 0, 0, block)
-	p.send(msgRequest, 0, 0, block)
-	p.send(msgRequest, 1, 0, block)
+	// In one write, so that the duplicate arrives while the first is
+	// queued: one that came after the answer would be a new request.
+	p.write(slices.Concat(message(msgRequest, 0, 0, block), message(msgRequest, 0, 0, block), message(msgRequest, 1, 0, block)))
 	got := map[uint32]int{}
 	for len(got) < 2 {
 		id, payload, ok := p.read(5 * time.Second)

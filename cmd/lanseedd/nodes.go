@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lanseedd/lanseedd"
+)
+
+// nodes keeps this daemon's row of lanseedd_nodes up to date and the
+// torrents' trackers in step with the nodes that are up.
+type nodes struct {
+	m    *Main
+	self lanseedd.Node
+
+	mu   sync.Mutex
+	up   map[string]bool // by name, as of the last read
+	last []lanseedd.Node
+	// failing is set while heartbeats fail, so that the failure is
+	// logged once, and its end.
+	failing bool
+}
+
+// beat records a heartbeat and reads the nodes, setting the trackers the
+// torrents are served with: one tier per node up, in name order, so that
+// every node serves the same list and clients meet on the first tracker
+// that answers. This node is listed whatever the catalog says: it serves.
+func (n *nodes) beat(ctx context.Context) {
+	cfg := n.m.Config.Node
+	ctx, cancel := context.WithTimeout(ctx, cfg.Heartbeat)
+	defer cancel()
+	took, err := n.m.Store.Heartbeat(ctx, n.self)
+	var all []lanseedd.Node
+	if err == nil {
+		all, err = n.m.Store.Nodes(ctx, cfg.Timeout)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err != nil {
+		if !n.failing {
+			n.m.Log.Warn("cannot record this node's heartbeat; torrents keep the trackers last seen up",
+				"node", n.self.Name, "err", err)
+		}
+		n.failing = true
+		return
+	}
+	if n.failing {
+		n.m.Log.Info("node heartbeat recorded again", "node", n.self.Name)
+		n.failing = false
+	}
+	if took {
+		n.m.Log.Warn("another daemon runs with this node name; each daemon on one catalog needs its own node.name",
+			"node", n.self.Name)
+	}
+	up := make(map[string]bool)
+	for _, o := range all {
+		if o.Up {
+			up[o.Name] = true
+		}
+		if o.Name == n.self.Name {
+			continue
+		}
+		switch was, known := n.up[o.Name]; {
+		case o.Up && (!known || !was):
+			n.m.Log.Info("node up", "node", o.Name, "trackers", o.Trackers, "peers", o.Peers)
+		case !o.Up && known && was:
+			n.m.Log.Warn("node down", "node", o.Name, "last_heartbeat", o.HeartbeatAt,
+				"hint", "its tracker leaves the torrents served; .torrent files already fetched keep the other trackers")
+		}
+	}
+	n.up, n.last = up, all
+	n.m.Seeder.SetTrackers(nodeTiers(all, n.self))
+}
+
+// run beats every node.heartbeat until ctx is done.
+func (n *nodes) run(ctx context.Context) error {
+	tick := time.NewTicker(n.m.Config.Node.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			n.beat(ctx)
+		}
+	}
+}
+
+// leave clears the heartbeat as the daemon stops.
+func (n *nodes) leave(ctx context.Context) {
+	if err := n.m.Store.LeaveNode(ctx, n.self.Name); err != nil {
+		n.m.Log.Warn("cannot record that this node stops; the others see it down after node.timeout", "err", err)
+	}
+}
+
+// list returns the nodes as last read.
+func (n *nodes) list() []lanseedd.Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.last)
+}
+
+// nodeTiers are the announce tiers of the nodes up, in name order, self
+// among them.
+func nodeTiers(all []lanseedd.Node, self lanseedd.Node) [][]string {
+	up := []lanseedd.Node{self}
+	for _, o := range all {
+		if o.Up && o.Name != self.Name {
+			up = append(up, o)
+		}
+	}
+	slices.SortFunc(up, func(a, b lanseedd.Node) int { return strings.Compare(a.Name, b.Name) })
+	tiers := make([][]string, 0, len(up))
+	for _, o := range up {
+		if len(o.Trackers) > 0 {
+			tiers = append(tiers, o.Trackers)
+		}
+	}
+	return tiers
+}
