@@ -76,6 +76,16 @@ type Row struct {
 	// PublishedAt is when the row's current torrent was first made ready;
 	// zero until then. publish.max_age counts from it.
 	PublishedAt time.Time
+	// Node is the node whose copy the infohash and fingerprint are of:
+	// the one that hashed it; "" for rows made before nodes were
+	// recorded, which are every node's own.
+	Node string
+	// Foreign is set, as the store reads a ready row for a node, when
+	// another node hashed it. Here is then what this node found of its
+	// own copy of the row's bytes ("" until it checks them), and
+	// Fingerprint is its copy's as it was then (zero until it checks).
+	Foreign bool
+	Here    CopyState
 }
 
 // Result is the outcome of working on one row, recorded only if the row is
@@ -166,8 +176,10 @@ type Node struct {
 	// Trackers are its tracker's announce URLs (HTTP, then UDP): one tier
 	// of the torrents' announce lists.
 	Trackers []string `json:"trackers"`
-	// Peers are its seeder's addresses as peers reach them (IP:port).
+	// Peers are its seeder's addresses as peers reach them (IP:port),
+	// PeerID its peer id in hex.
 	Peers     []string  `json:"peers"`
+	PeerID    string    `json:"peer_id"`
 	Version   string    `json:"version"`
 	StartedAt time.Time `json:"started_at"`
 	// HeartbeatAt is its last heartbeat, zero once it stopped cleanly.
@@ -176,4 +188,37 @@ type Node struct {
 	// HeartbeatAge is how long ago it was.
 	Up              bool    `json:"up"`
 	HeartbeatAgeSec float64 `json:"heartbeat_age_seconds"`
+}
+
+// CopyState is what a node found of its own copy of a row that another
+// node made ready.
+type CopyState string
+
+// The states of a node's copy, as lanseedd_node_rows spells them.
+const (
+	// CopySeeding: the node's copy is the row's bytes; it seeds them.
+	CopySeeding CopyState = "seeding"
+	// CopyConflict: the node's copy is other bytes under the row's path
+	// (InfoHash is theirs). The row keeps its infohash; an admin decides.
+	CopyConflict CopyState = "conflict"
+	// CopyMissing: the node has no file at the row's path.
+	CopyMissing CopyState = "missing"
+	// CopyError: the node's copy cannot be read or served (see Error).
+	CopyError CopyState = "error"
+)
+
+// Copy is one node's record of its copy of a row.
+type Copy struct {
+	FileID int64 `json:"id"`
+	// Path is the row's, where read with it (Conflicts).
+	Path  string    `json:"path,omitempty"`
+	Node  string    `json:"node"`
+	State CopyState `json:"state"`
+	// InfoHash is the infohash of the node's copy, when it has one;
+	// RowInfoHash the row's, which the copy was checked against.
+	InfoHash    string      `json:"infohash,omitempty"`
+	RowInfoHash string      `json:"row_infohash"`
+	Error       string      `json:"error,omitempty"`
+	Fingerprint Fingerprint `json:"-"`
+	UpdatedAt   time.Time   `json:"updated_at"`
 }

@@ -129,6 +129,11 @@ func (s *Seeder) lookup(ctx context.Context, ih metainfo.Hash) (lanseedd.Row, er
 		}
 		return row, err
 	}
+	if s.foreignOwn(ctx, row, false) {
+		// Another node's row, not seeded here (yet): this node's copy
+		// is checked, and the row published here once it is.
+		return row, errNotReady
+	}
 	d.ready.put(ih, knownRow(row))
 	return row, nil
 }

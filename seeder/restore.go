@@ -54,6 +54,9 @@ func (s *Seeder) restore(ctx context.Context) error {
 		default:
 			continue
 		}
+		if s.foreignOwn(ctx, row, true) {
+			continue
+		}
 		if err := s.restoreRow(row); err != nil {
 			s.log.Info("rehashing row", "file_id", row.FileID, "path", row.Path, "reason", err)
 			if err := s.cat.Requeue(ctx, row.FileID, ""); err != nil {

@@ -52,6 +52,13 @@ type Catalog interface {
 	Expiring(ctx context.Context, maxAge time.Duration) ([]lanseedd.Row, error)
 	// Unexpiring returns expired rows no longer past their expiry.
 	Unexpiring(ctx context.Context, maxAge time.Duration) ([]lanseedd.Row, error)
+	// Readied returns ready rows changed after the row (at, id), in order
+	// of change; LastReadied the time and id of the last.
+	Readied(ctx context.Context, at time.Time, id int64, limit int) ([]lanseedd.Row, error)
+	LastReadied(ctx context.Context) (time.Time, int64, error)
+	// RecordCopy records what this node found of its copy of a row
+	// another node hashed.
+	RecordCopy(ctx context.Context, c lanseedd.Copy) error
 }
 
 // Seeder keeps the BitTorrent client in step with the catalog.
@@ -99,6 +106,17 @@ type Seeder struct {
 	// settling holds rows whose files are too fresh to publish (or changed
 	// while being hashed): not worked on again before until.
 	settling map[int64]settle
+	// checking holds the rows other nodes hashed whose copy here is
+	// being checked (copies.go), checkSlots bounds them, and checks are
+	// the goroutines. readiedAt and readiedID are where the last look at
+	// the rows made ready ended (Run's goroutine only; zero before the
+	// first).
+	checking   map[int64]bool
+	checkSlots chan struct{}
+	checks     sync.WaitGroup
+	readiedAt  time.Time
+	readiedID  int64
+	runCtx     atomic.Pointer[context.Context]
 }
 
 // WebSeeds returns the BEP 19 web seed URLs of a row's torrent.
@@ -130,6 +148,8 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 		byHash:     make(map[metainfo.Hash]map[int64]bool),
 		inflight:   make(map[int64]bool),
 		settling:   make(map[int64]settle),
+		checking:   make(map[int64]bool),
+		checkSlots: make(chan struct{}, rowsInFlight*cfg.Parallel),
 		hashing:    make(chan struct{}, cfg.Parallel),
 	}
 	s.smallLane = make(chan struct{}, 1)
@@ -205,6 +225,7 @@ const rowsInFlight = 32
 // Run restores what was ready before a restart, then works on catalog
 // changes until ctx is done. It returns nil on cancellation.
 func (s *Seeder) Run(ctx context.Context) error {
+	s.runCtx.Store(&ctx)
 	var watching sync.WaitGroup
 	defer watching.Wait()
 	watching.Go(func() { s.watch.run(ctx, s.cfg.RescanInterval) })
@@ -229,6 +250,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 	sem := make(chan struct{}, rowsInFlight*s.cfg.Parallel)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer s.checks.Wait()
 	s.Wake()
 	told := 0 // the state directory probe whose failure rows were told of
 	var lastWork time.Time
@@ -264,6 +286,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		s.lookReadied(ctx)
 		// As many rows as may be in flight, but for those in flight.
 		rows, err := s.cat.Work(ctx, cap(sem), s.busy())
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 )
 
@@ -81,6 +82,15 @@ func (s *Seeder) unsettled(fileID int64, fp lanseedd.Fingerprint) error {
 func (s *Seeder) requeue(ctx context.Context, fileID int64, reason string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if row, err := s.cat.Get(ctx, fileID); err == nil && row.Foreign {
+		// Another node hashed the row: what changed is this node's copy,
+		// which is checked again (and seeded again if it is the row's).
+		s.unseed(fileID, metainfo.Hash{})
+		s.log.Info("this node's copy changed; checking it again", "file_id", fileID, "path", row.Path, "reason", reason)
+		row.Here = ""
+		s.queueCheck(ctx, row, false)
+		return nil
+	}
 	if err := s.cat.Requeue(ctx, fileID, reason); err != nil {
 		return err
 	}

@@ -122,6 +122,9 @@ func (s *Seeder) sweep(ctx context.Context, rewrite bool) {
 			if ih.FromHexString(row.InfoHash) == nil && s.cl.seeding(ih) {
 				continue
 			}
+			if s.foreignOwn(ctx, row, true) {
+				continue
+			}
 			_, l, err := s.prepareChecked(row, rewrite)
 			if err == nil {
 				s.watch.watchLayout(&l)
@@ -205,6 +208,9 @@ func (s *Seeder) checkPaths(ctx context.Context, paths []string) {
 			var ih metainfo.Hash
 			if ih.FromHexString(row.InfoHash) == nil && s.cl.seeding(ih) {
 				continue // watched by the rows it has loaded
+			}
+			if s.foreignOwn(ctx, row, true) {
+				continue
 			}
 			_, _, err := s.prepareChecked(row, false)
 			if err == nil {

@@ -31,6 +31,11 @@ type Config struct {
 	// the triggers copy into lanseedd's state table. It is configured as
 	// publish.expires_column, so it has no key of its own here.
 	ExpiresColumn string `yaml:"-"`
+	// Node is the name of the node this daemon is among those sharing the
+	// catalog (node.name): the rows it makes ready are recorded as its,
+	// and the rows of other nodes are read with what it found of its own
+	// copy. "" for commands that are no node.
+	Node string `yaml:"-"`
 }
 
 // DefaultConfig returns the defaults: a catalog table files(id, path),

@@ -163,14 +163,14 @@ func (s *Store) finishFree(ctx context.Context, batch []*finishCall) (held []*fi
 // rows are locked and at the results' generations), with its arguments.
 func (s *Store) finishManySQL(rs []lanseedd.Result, republish []bool) (string, []any) {
 	cols := []string{"file_id", "republish", "state", "infohash", "name", "size", "error", "magnet",
-		"fp_size", "fp_mtime_ns", "fp_inode", "fp_device"}
+		"fp_size", "fp_mtime_ns", "fp_inode", "fp_device", "node"}
 	pgTypes := []string{"bigint", "boolean", "text", "text", "text", "bigint", "text", "text",
-		"bigint", "bigint", "bigint", "bigint"}
+		"bigint", "bigint", "bigint", "bigint", "text"}
 	vals := make([][]any, len(rs))
 	for i, r := range rs {
 		vals[i] = []any{r.FileID, republish[i], string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size,
 			nullString(r.Error), nullString(r.Magnet), r.Fingerprint.Size, r.Fingerprint.MtimeNs,
-			int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device)}
+			int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device), nullString(s.cfg.Node)}
 	}
 	released := `claimed_by = NULL, claimed_until = NULL, updated_at = ` + s.d.now
 	var (

@@ -280,7 +280,7 @@ func (s *Store) Uninstall(ctx context.Context) error {
 		}
 	}
 	// Also what an interrupted uninstall or a hand-made table left.
-	for _, t := range []string{"lanseedd_nodes", "lanseedd_meta", "lanseedd_torrents", gooseTable} {
+	for _, t := range []string{"lanseedd_node_rows", "lanseedd_nodes", "lanseedd_meta", "lanseedd_torrents", gooseTable} {
 		if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+s.d.quote(t)); err != nil {
 			return fmt.Errorf("drop %s: %w", t, err)
 		}

@@ -18,9 +18,9 @@ import (
 func (s *Store) Heartbeat(ctx context.Context, n lanseedd.Node) (took bool, err error) {
 	trackers, peers := strings.Join(n.Trackers, " "), strings.Join(n.Peers, " ")
 	res, err := s.exec(ctx, `UPDATE lanseedd_nodes SET heartbeat_at = `+s.d.now+`,
-			public_url = ?, trackers = ?, peers = ?, version = ?
+			public_url = ?, trackers = ?, peers = ?, peer_id = ?, version = ?
 		WHERE name = ? AND instance = ?`,
-		n.PublicURL, trackers, peers, n.Version, n.Name, s.owner)
+		n.PublicURL, trackers, peers, n.PeerID, n.Version, n.Name, s.owner)
 	if err != nil {
 		return false, fmt.Errorf("node heartbeat: %w", err)
 	}
@@ -36,9 +36,9 @@ func (s *Store) Heartbeat(ctx context.Context, n lanseedd.Node) (took bool, err 
 		return false, fmt.Errorf("node heartbeat: %w", err)
 	}
 	_, err = s.exec(ctx, `INSERT INTO lanseedd_nodes
-			(name, instance, public_url, trackers, peers, version, started_at, heartbeat_at)
-		VALUES (?, ?, ?, ?, ?, ?, `+s.d.now+`, `+s.d.now+`)`,
-		n.Name, s.owner, n.PublicURL, trackers, peers, n.Version)
+			(name, instance, public_url, trackers, peers, peer_id, version, started_at, heartbeat_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, `+s.d.now+`, `+s.d.now+`)`,
+		n.Name, s.owner, n.PublicURL, trackers, peers, n.PeerID, n.Version)
 	if err != nil {
 		return false, fmt.Errorf("register node %s: %w", n.Name, err)
 	}
@@ -89,7 +89,7 @@ func (s *Store) ForgetNode(ctx context.Context, name string) (bool, error) {
 // Nodes returns every node in name order, each up when its heartbeat is
 // younger than timeout by the catalog's clock.
 func (s *Store) Nodes(ctx context.Context, timeout time.Duration) ([]lanseedd.Node, error) {
-	rows, err := s.query(ctx, `SELECT name, public_url, trackers, peers, version, started_at, heartbeat_at, `+s.d.now+`
+	rows, err := s.query(ctx, `SELECT name, public_url, trackers, peers, peer_id, version, started_at, heartbeat_at, `+s.d.now+`
 		FROM lanseedd_nodes ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("read nodes: %w", err)
@@ -102,7 +102,7 @@ func (s *Store) Nodes(ctx context.Context, timeout time.Duration) ([]lanseedd.No
 			trackers, peers         string
 			started, heartbeat, now any
 		)
-		if err := rows.Scan(&n.Name, &n.PublicURL, &trackers, &peers, &n.Version, &started, &heartbeat, &now); err != nil {
+		if err := rows.Scan(&n.Name, &n.PublicURL, &trackers, &peers, &n.PeerID, &n.Version, &started, &heartbeat, &now); err != nil {
 			return nil, fmt.Errorf("read nodes: %w", err)
 		}
 		n.Trackers, n.Peers = strings.Fields(trackers), strings.Fields(peers)

@@ -14,7 +14,7 @@ import (
 )
 
 const rowColumns = `file_id, path, state, generation, infohash, name, size, error,
-	fp_size, fp_mtime_ns, fp_inode, fp_device, updated_at, magnet, expires_at, published_at`
+	fp_size, fp_mtime_ns, fp_inode, fp_device, updated_at, magnet, expires_at, published_at, node`
 
 // scanRow reads the rowColumns of a row, then extra destinations.
 func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, error) {
@@ -27,9 +27,10 @@ func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, er
 		updated                 any
 		magnet                  sql.NullString
 		expires, published      any
+		node                    sql.NullString
 	)
 	dest := append([]any{&r.FileID, &r.Path, &state, &r.Generation, &infohash, &name, &size, &errText,
-		&fpSize, &fpMtime, &fpInode, &fpDev, &updated, &magnet, &expires, &published}, extra...)
+		&fpSize, &fpMtime, &fpInode, &fpDev, &updated, &magnet, &expires, &published, &node}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return r, err
 	}
@@ -43,6 +44,7 @@ func scanRow(sc interface{ Scan(...any) error }, extra ...any) (lanseedd.Row, er
 	r.UpdatedAt = parseTime(updated)
 	r.Magnet = magnet.String
 	r.ExpiresAt, r.PublishedAt = parseTime(expires), parseTime(published)
+	r.Node = node.String
 	return r, nil
 }
 
@@ -78,7 +80,11 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]lanseed
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, s.own(ctx, out)
 }
 
 // Finish records the result of work on a row and releases its claim, unless
@@ -100,21 +106,21 @@ func (s *Store) finishSQL() string {
 				ELSE published_at END,
 			state = ?, infohash = ?, name = ?, size = ?, error = ?, magnet = ?,
 			fp_size = ?, fp_mtime_ns = ?, fp_inode = ?, fp_device = ?,
-			claimed_by = NULL, claimed_until = NULL,
+			node = ?, claimed_by = NULL, claimed_until = NULL,
 			updated_at = ` + s.d.now + `
 		WHERE file_id = ? AND generation = ? AND state <> 'deleted'`
 }
 
-func finishArgs(r lanseedd.Result) []any {
+func (s *Store) finishArgs(r lanseedd.Result) []any {
 	return []any{string(r.State), r.InfoHash,
 		string(r.State), nullString(r.InfoHash), nullString(r.Name), r.Size, nullString(r.Error), nullString(r.Magnet),
 		r.Fingerprint.Size, r.Fingerprint.MtimeNs, int64(r.Fingerprint.Inode), int64(r.Fingerprint.Device),
-		r.FileID, r.Generation}
+		nullString(s.cfg.Node), r.FileID, r.Generation}
 }
 
 // finishOne records one result in a statement of its own.
 func (s *Store) finishOne(ctx context.Context, r lanseedd.Result) (bool, error) {
-	res, err := s.exec(ctx, s.finishSQL(), finishArgs(r)...)
+	res, err := s.exec(ctx, s.finishSQL(), s.finishArgs(r)...)
 	if err != nil {
 		return false, fmt.Errorf("record row %d: %w", r.FileID, err)
 	}
@@ -131,6 +137,12 @@ func (s *Store) Forget(ctx context.Context, fileID, generation int64) (bool, err
 		return false, fmt.Errorf("forget row %d: %w", fileID, err)
 	}
 	n, err := res.RowsAffected()
+	if n == 1 {
+		// The nodes' records of their copies go with the row.
+		if _, err := s.exec(ctx, `DELETE FROM lanseedd_node_rows WHERE file_id = ?`, fileID); err != nil {
+			return true, fmt.Errorf("forget the copies of row %d: %w", fileID, err)
+		}
+	}
 	return n == 1, err
 }
 
@@ -155,7 +167,9 @@ func (s *Store) Get(ctx context.Context, fileID int64) (lanseedd.Row, error) {
 	if err != nil {
 		return r, fmt.Errorf("read row %d: %w", fileID, err)
 	}
-	return r, nil
+	one := []lanseedd.Row{r}
+	err = s.own(ctx, one)
+	return one[0], err
 }
 
 // getRow reads one row, again on another connection if the one it got

@@ -79,7 +79,8 @@ func (t *Tracker) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []byt
 	// The local seeder is asked first: it loads the torrent before the
 	// reply lists it. A peer leaving needs nothing loaded.
 	local := t.localHas(&op.infohash, op.event != eventStopped)
-	if t.cfg.CatalogOnly && !local && !t.isAllowed(&op.infohash) {
+	others := t.others(&op.infohash)
+	if t.cfg.CatalogOnly && !local && len(others) == 0 && !t.isAllowed(&op.infohash) {
 		return announceResult{}, out4, out6, errNotAllowed
 	}
 	if op.numWant < 0 {
@@ -91,15 +92,26 @@ func (t *Tracker) announce(op *announceOp, wantV4, wantV6 bool, out4, out6 []byt
 	op.stamp = t.stamp()
 	want := op.numWant
 	if local && want > 0 {
-		op.numWant = max(want-len(t.local.Addrs), 0)
+		op.numWant = max(op.numWant-len(t.local.Addrs), 0)
+	}
+	for _, o := range others {
+		op.numWant = max(op.numWant-len(o.Addrs), 0)
 	}
 	res, out4, out6, err := t.store.announce(op, wantV4, wantV6, out4, out6)
-	if err != nil || !local {
+	if err != nil || (!local && len(others) == 0) {
 		return res, out4, out6, err
 	}
-	res.seeders++
-	if op.event != eventStopped && want > 0 {
-		out4, out6 = t.appendLocal(op, wantV4, wantV6, &res, out4, out6)
+	if local {
+		res.seeders++
+		if op.event != eventStopped && want > 0 {
+			out4, out6 = t.appendSeeder(Seeder{t.local.Addrs, t.local.PeerID}, op, wantV4, wantV6, &res, out4, out6)
+		}
+	}
+	for _, o := range others {
+		res.seeders++
+		if op.event != eventStopped && want > 0 {
+			out4, out6 = t.appendSeeder(o, op, wantV4, wantV6, &res, out4, out6)
+		}
 	}
 	return res, out4, out6, nil
 }
@@ -109,6 +121,10 @@ func (t *Tracker) scrape(ih *[20]byte) (seeders, leechers, completed int, ok boo
 	seeders, leechers, completed, ok = t.store.scrape(ih)
 	if t.localHas(ih, false) {
 		seeders++
+		ok = true
+	}
+	if o := t.others(ih); len(o) > 0 {
+		seeders += len(o)
 		ok = true
 	}
 	return
@@ -138,7 +154,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 func (t *Tracker) expire() {
 	var allowed func(*[20]byte) bool
 	if t.cfg.CatalogOnly {
-		allowed = func(ih *[20]byte) bool { return t.isAllowed(ih) || t.localHas(ih, false) }
+		allowed = func(ih *[20]byte) bool { return t.isAllowed(ih) || t.localHas(ih, false) || len(t.others(ih)) > 0 }
 	}
 	start := time.Now()
 	peers, swarms := t.store.expire(t.stamp(), t.timeout, allowed)

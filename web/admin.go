@@ -121,6 +121,9 @@ type Stats struct {
 	// catalog, in name order, as of the last heartbeat.
 	Node  string          `json:"node"`
 	Nodes []lanseedd.Node `json:"nodes"`
+	// Conflicts counts the nodes' copies of ready rows that are other
+	// bytes than the row's, or cannot be read.
+	Conflicts int64 `json:"conflicts"`
 }
 
 // TrackerStats is the JSON view of the tracker's totals: the front owns
@@ -171,6 +174,9 @@ func (a *Admin) stats(ctx context.Context) (Stats, error) {
 	}
 	t, ok, err := a.cat.OldestPending(ctx)
 	if err != nil {
+		return s, err
+	}
+	if _, s.Conflicts, err = a.cat.Conflicts(ctx, 0); err != nil {
 		return s, err
 	}
 	if ok {
@@ -366,8 +372,13 @@ func (a *Admin) apiFile(w http.ResponseWriter, r *http.Request) {
 		a.catalogDown(w, r, err)
 		return
 	}
+	f := a.withSwarm(describe(a.cfg, a.seeder, row))
+	if f.Copies, err = a.cat.Copies(r.Context(), id); err != nil {
+		a.catalogDown(w, r, err)
+		return
+	}
 	a.outage.up()
-	writeJSON(w, a.withSwarm(describe(a.cfg, a.seeder, row)))
+	writeJSON(w, f)
 }
 
 // ready answers 200 when the catalog answers and the seeder can make
@@ -391,6 +402,8 @@ type statusView struct {
 	Stats
 	Uptime    string
 	Attention []statusRow
+	// Differing are the newest nodes' copies that are not their row's.
+	Differing []lanseedd.Copy
 	Files     []statusRow
 	Query     store.Query
 	Filter    string // the state filter, "" for all
@@ -435,6 +448,9 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 		for _, row := range rows {
 			v.Attention = append(v.Attention, statusRow{File: describe(a.cfg, a.seeder, row), Age: formatAge(now, row.UpdatedAt)})
 		}
+	}
+	if err == nil && v.Stats.Conflicts > 0 {
+		v.Differing, _, err = a.cat.Conflicts(ctx, 20)
 	}
 	var next int64 // the after= of the next page, 0 for none
 	if err == nil {

@@ -106,6 +106,25 @@ func (c *fakeCatalog) Counts(context.Context) (map[lanseedd.State]int64, error) 
 	return m, nil
 }
 
+// The fake catalog has one node: no copies of other nodes.
+func (c *fakeCatalog) Copies(context.Context, int64) ([]lanseedd.Copy, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down {
+		return nil, errDown
+	}
+	return nil, nil
+}
+
+func (c *fakeCatalog) Conflicts(context.Context, int) ([]lanseedd.Copy, int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down {
+		return nil, 0, errDown
+	}
+	return nil, 0, nil
+}
+
 func (c *fakeCatalog) OldestPending(context.Context) (time.Time, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -31,6 +31,10 @@ type File struct {
 	Leechers  *int   `json:"leechers,omitempty"`
 	Completed *int   `json:"completed,omitempty"`
 	Uploaded  *int64 `json:"uploaded_bytes,omitempty"` // by the seeder
+	// Node is the node whose copy the torrent was made from; Copies what
+	// the other nodes found of theirs (admin API, one file).
+	Node   string          `json:"node,omitempty"`
+	Copies []lanseedd.Copy `json:"copies,omitempty"`
 }
 
 // describe builds a row's JSON view; ready rows get their links. The
@@ -39,7 +43,7 @@ func describe(cfg Config, s Seeder, row lanseedd.Row) File {
 	base := cfg.BaseURL
 	f := File{
 		ID: row.FileID, Path: row.Path, Name: row.Name, State: string(row.State),
-		Size: row.Size, Error: row.Error, UpdatedAt: row.UpdatedAt,
+		Size: row.Size, Error: row.Error, UpdatedAt: row.UpdatedAt, Node: row.Node,
 	}
 	if f.Name == "" {
 		f.Name = path.Base(row.Path)

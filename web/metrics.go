@@ -64,6 +64,8 @@ var (
 	descRefused       = prometheus.NewDesc("lanseedd_tracker_refused_total", "Announces refused because a limit was hit.", nil, nil)
 	descCompletions   = prometheus.NewDesc("lanseedd_tracker_completions_total", "Downloads completed: completed events from peers not yet seeding.", nil, nil)
 
+	descConflicts = prometheus.NewDesc("lanseedd_catalog_copy_conflicts",
+		"Nodes' copies of ready rows that are other bytes than the row's, or cannot be read; absent while the catalog is down.", nil, nil)
 	descNodeUp = prometheus.NewDesc("lanseedd_node_up",
 		"1 for each node sharing the catalog whose heartbeat is recent, 0 for one that is down.", []string{"node"}, nil)
 	descNodeAge = prometheus.NewDesc("lanseedd_node_heartbeat_age_seconds",
@@ -107,7 +109,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReloadOK, descReloadAt, descCatalogUp, descRows,
 		descLag, descTorrents, descMaxLoaded, descActivations, descUnloads, descActivationSeconds, descSweepRows, descSweepSeconds, descSeederPeers, descSeederConns, descUploaded, descHashedBytes, descHashSeconds, descStateDirOK,
 		descSwarms, descPeers, descAnnounces, descScrapes, descConnects, descTrackerErrors, descRefused, descCompletions,
-		descNodeUp, descNodeAge, descWebSeedReqs, descWebSeedBytes} {
+		descConflicts, descNodeUp, descNodeAge, descWebSeedReqs, descWebSeedBytes} {
 		ch <- d
 	}
 }
@@ -138,6 +140,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descRows, float64(n), string(state))
 		}
 		gauge(descLag, s.OldestPendingSeconds)
+		gauge(descConflicts, float64(s.Conflicts))
 	}
 	sd, tr := s.Seeder, s.Tracker // filled even when the catalog is down
 	gauge(descTorrents, float64(sd.Torrents))

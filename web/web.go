@@ -21,6 +21,10 @@ type Catalog interface {
 	Counts(ctx context.Context) (map[lanseedd.State]int64, error)
 	OldestPending(ctx context.Context) (time.Time, bool, error)
 	Ping(ctx context.Context) error
+	// Copies are the nodes' records of their copies of a row; Conflicts
+	// the newest copies that differ from their row, and their number.
+	Copies(ctx context.Context, fileID int64) ([]lanseedd.Copy, error)
+	Conflicts(ctx context.Context, limit int) ([]lanseedd.Copy, int64, error)
 }
 
 // Seeder locates torrents and content and reports seeding figures.

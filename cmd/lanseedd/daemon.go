@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -234,20 +235,22 @@ func (m *Main) Start(ctx context.Context) error {
 	// Our tracker lists the seeder in the swarm of every ready row, without
 	// an announce, and loads the torrent when a peer asks (seeder.load).
 	// In catalog-only mode those are the swarms allowed.
-	peers := localPeers(ctx, ep.host, cfg.Seeder.PeerBind, m.Seeder.Port(), m.Log)
-	m.Tracker.SetLocal(&tracker.Local{
-		Addrs:  peers,
-		PeerID: m.Seeder.PeerID(),
-		Has:    m.Seeder.Has,
-	})
 	// This daemon is one node of those sharing the catalog: the first
 	// heartbeat is recorded before serving, so that the first torrents
 	// served list the nodes up.
-	m.nodes = &nodes{m: m, self: lanseedd.Node{
+	peers := localPeers(ctx, ep.host, cfg.Seeder.PeerBind, m.Seeder.Port(), m.Log)
+	peerID := m.Seeder.PeerID()
+	m.nodes = &nodes{m: m, seeding: make(map[[20]byte]seedingNodes), self: lanseedd.Node{
 		Name: cfg.Node.Name, PublicURL: ep.links, Trackers: ep.announce,
-		Peers: addrStrings(peers), Version: Version,
+		Peers: addrStrings(peers), PeerID: hex.EncodeToString(peerID[:]), Version: Version,
 	}}
 	m.nodes.beat(ctx)
+	m.Tracker.SetLocal(&tracker.Local{
+		Addrs:  peers,
+		PeerID: peerID,
+		Has:    m.Seeder.Has,
+		Others: m.nodes.seeders,
+	})
 	webCfg := cfg.HTTP.Config
 	webCfg.BaseURL, webCfg.Version = ep.links, Version
 	webLog := m.Log.With("component", "web")

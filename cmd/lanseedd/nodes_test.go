@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
@@ -149,4 +155,169 @@ func openStoreFor(tb testing.TB, cfg Config) *store.Store {
 	}
 	tb.Cleanup(func() { st.Close() })
 	return st
+}
+
+// announcePeers announces infohash to d's tracker as a new leecher and
+// returns the peers of the compact reply.
+func (d *testDaemon) announcePeers(t *testing.T, infohash string) []netip.AddrPort {
+	t.Helper()
+	ih := hexHash(t, infohash)
+	q := url.Values{"info_hash": {string(ih[:])}, "peer_id": {"-TT0001-000000000001"}, "port": {"51001"},
+		"uploaded": {"0"}, "downloaded": {"0"}, "left": {"100"}, "compact": {"1"}}
+	resp, body := httpGet(t, d.AnnounceURL()+"?"+q.Encode())
+	var reply struct {
+		Failure string `bencode:"failure reason"`
+		Peers   string `bencode:"peers"`
+	}
+	if err := bencode.Unmarshal(body, &reply); err != nil || reply.Failure != "" || resp.StatusCode != http.StatusOK {
+		t.Fatalf("announce: %s %q: %v", resp.Status, body, err)
+	}
+	var out []netip.AddrPort
+	for p := []byte(reply.Peers); len(p) >= 6; p = p[6:] {
+		out = append(out, netip.AddrPortFrom(netip.AddrFrom4([4]byte(p[:4])), binary.BigEndian.Uint16(p[4:6])))
+	}
+	return out
+}
+
+// seederAddr is where a daemon's tracker tells peers its seeder is.
+func seederAddr(d *testDaemon) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(d.Seeder.Port()))
+}
+
+// copyOf waits until node's record of its copy of row id is in state, and
+// returns it.
+func copyOf(t *testing.T, st *store.Store, id int64, node string, state lanseedd.CopyState) lanseedd.Copy {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cs, err := st.Copies(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.Node == node && c.State == state {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("row %d: copies %+v, want %s's %s", id, cs, node, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNodesCheckTheirCopies runs two nodes on one catalog, each with its
+// own content root. The second checks its copy of every row the first
+// made ready: the same bytes are seeded by both (each tracker lists both
+// seeders, and a client downloads from the second once the first is
+// gone), other bytes are a conflict that leaves the row's infohash alone,
+// and no file is recorded as missing. Neither node writes to its content.
+func TestNodesCheckTheirCopies(t *testing.T) {
+	contentA, contentB := t.TempDir(), t.TempDir()
+	film := writeRandom(t, filepath.Join(contentA, "film.bin"), 2<<20)
+	if err := os.WriteFile(filepath.Join(contentB, "film.bin"), film, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeRandom(t, filepath.Join(contentA, "other.bin"), 1<<20)
+	writeRandom(t, filepath.Join(contentB, "other.bin"), 1<<20)
+	writeRandom(t, filepath.Join(contentA, "only-a.bin"), 100<<10)
+	old := time.Now().Add(-time.Hour) // settled files
+	for _, p := range []string{filepath.Join(contentA, "film.bin"), filepath.Join(contentB, "film.bin"),
+		filepath.Join(contentA, "other.bin"), filepath.Join(contentB, "other.bin"), filepath.Join(contentA, "only-a.bin")} {
+		os.Chtimes(p, old, old)
+	}
+	snapshot.Guard(t, contentA)
+	snapshot.Guard(t, contentB)
+
+	a := startDaemon(t, contentA, quickNodes("a-fs"))
+	ids := map[string]int64{}
+	rows := map[string]lanseedd.Row{}
+	for _, name := range []string{"film.bin", "other.bin", "only-a.bin"} {
+		ids[name] = a.insert(t, name)
+	}
+	for name, id := range ids {
+		rows[name] = a.waitState(t, id, lanseedd.StateReady)
+		if rows[name].Node != "a-fs" {
+			t.Errorf("%s made ready by node %q, want a-fs", name, rows[name].Node)
+		}
+	}
+	b := startDaemon(t, contentB, quickNodes("b-fs"), onCatalog(a.Config.Catalog.DSN))
+	st := openStoreFor(t, a.Config)
+	filmCopy := copyOf(t, st, ids["film.bin"], "b-fs", lanseedd.CopySeeding)
+	if filmCopy.InfoHash != rows["film.bin"].InfoHash {
+		t.Errorf("b-fs's copy of film.bin: %+v", filmCopy)
+	}
+	conflict := copyOf(t, st, ids["other.bin"], "b-fs", lanseedd.CopyConflict)
+	if conflict.InfoHash == rows["other.bin"].InfoHash || !strings.Contains(conflict.Error, "other bytes") {
+		t.Errorf("b-fs's copy of other.bin: %+v", conflict)
+	}
+	copyOf(t, st, ids["only-a.bin"], "b-fs", lanseedd.CopyMissing)
+
+	// Whichever tracker a client asks lists the seeders of the nodes
+	// that have the row's bytes, and only those.
+	for _, d := range []*testDaemon{a, b} {
+		// A node's tracker knows the others from its next heartbeat.
+		var got []netip.AddrPort
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			got = d.announcePeers(t, rows["film.bin"].InfoHash)
+			if slices.Contains(got, seederAddr(a)) && slices.Contains(got, seederAddr(b)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s's tracker lists %v for film.bin, want both seeders %v and %v", d.Config.Node.Name, got, seederAddr(a), seederAddr(b))
+			}
+		}
+		got = d.announcePeers(t, rows["other.bin"].InfoHash)
+		if !slices.Contains(got, seederAddr(a)) || slices.Contains(got, seederAddr(b)) {
+			t.Errorf("%s's tracker lists %v for other.bin, want a-fs's seeder only", d.Config.Node.Name, got)
+		}
+	}
+
+	// Admins see the conflict: the file's copies, the counts, the status
+	// page, the metrics and `lanseedd status`.
+	var f web.File
+	getJSON(t, b.AdminURL()+"/api/files/"+itoa(ids["other.bin"]), &f)
+	if f.Node != "a-fs" || len(f.Copies) != 1 || f.Copies[0].Node != "b-fs" || f.Copies[0].State != lanseedd.CopyConflict {
+		t.Errorf("/api/files/%d: node %q, copies %+v", ids["other.bin"], f.Node, f.Copies)
+	}
+	var stats web.Stats
+	getJSON(t, a.AdminURL()+"/api/stats", &stats)
+	if stats.Conflicts != 1 {
+		t.Errorf("/api/stats conflicts %d, want 1 (a missing copy is none)", stats.Conflicts)
+	}
+	if _, page := httpGet(t, a.AdminURL()+"/"); !strings.Contains(string(page), `id="conflicts"`) || !strings.Contains(string(page), "other.bin") {
+		t.Error("the status page does not show the conflict")
+	}
+	if _, m := httpGet(t, a.AdminURL()+"/metrics"); !strings.Contains(string(m), "lanseedd_catalog_copy_conflicts 1") {
+		t.Error("metrics lack lanseedd_catalog_copy_conflicts 1")
+	}
+	status, err := readStatus(context.Background(), a.Config, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	status.print(&out)
+	if status.ConflictsTotal != 1 || !strings.Contains(out.String(), "other.bin") || !strings.Contains(out.String(), "b-fs") {
+		t.Errorf("lanseedd status:\n%s", out.String())
+	}
+
+	// The conflict does not move the row: b-fs's sweep and its rescans
+	// leave it ready with a-fs's torrent.
+	b.Seeder.Wake()
+	time.Sleep(2 * time.Second)
+	for name, id := range ids {
+		r := a.waitState(t, id, lanseedd.StateReady)
+		if r.InfoHash != rows[name].InfoHash || r.Generation != rows[name].Generation {
+			t.Errorf("%s moved: %s gen %d, was %s gen %d", name, r.InfoHash, r.Generation, rows[name].InfoHash, rows[name].Generation)
+		}
+	}
+
+	// With a-fs gone, b-fs serves film.bin by itself.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mi := b.waitTiers(t, ids["film.bin"], [][]string{trackersOf(t, b)})
+	if got := download(t, mi); !bytes.Equal(got, film) {
+		t.Error("film.bin downloaded from b-fs differs")
+	}
 }

@@ -110,8 +110,12 @@ type status struct {
 	// AttentionTotal.
 	Attention      []attentionRow `json:"attention"`
 	AttentionTotal int64          `json:"attention_total"`
-	// Nodes are the daemons sharing the catalog, as lanseedd_nodes says.
-	Nodes []lanseedd.Node `json:"nodes"`
+	// Nodes are the daemons sharing the catalog, as lanseedd_nodes says;
+	// Conflicts the newest of their copies that are not their row's, of
+	// ConflictsTotal.
+	Nodes          []lanseedd.Node `json:"nodes"`
+	Conflicts      []lanseedd.Copy `json:"conflicts"`
+	ConflictsTotal int64           `json:"conflicts_total"`
 	// Daemon is the running daemon's /api/stats, null if it does not
 	// answer (DaemonError says why).
 	Daemon      *web.Stats `json:"daemon"`
@@ -147,6 +151,12 @@ func readStatus(ctx context.Context, cfg Config, st *store.Store) (status, error
 	}
 	if s.Nodes == nil {
 		s.Nodes = []lanseedd.Node{}
+	}
+	if s.Conflicts, s.ConflictsTotal, err = st.Conflicts(ctx, 10); err != nil {
+		return s, err
+	}
+	if s.Conflicts == nil {
+		s.Conflicts = []lanseedd.Copy{}
 	}
 	live, err := fetchStats(ctx, cfg.Admin.Listen)
 	if err != nil {
@@ -184,6 +194,14 @@ func (s status) print(w io.Writer) {
 				beat = "heartbeat " + (time.Duration(n.HeartbeatAgeSec) * time.Second).String() + " ago"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", n.Name, state, strings.Join(n.Trackers, " "), n.Version, beat)
+		}
+		tw.Flush()
+	}
+	if s.ConflictsTotal > 0 {
+		fmt.Fprintf(w, "\ncopies that differ from their row (%d in all; those nodes do not seed them):\n", s.ConflictsTotal)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, c := range s.Conflicts {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", c.FileID, c.Path, c.Node, c.State, c.Error)
 		}
 		tw.Flush()
 	}

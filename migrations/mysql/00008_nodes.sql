@@ -12,6 +12,7 @@ CREATE TABLE lanseedd_nodes (
     public_url   TEXT         CHARACTER SET utf8mb4 NOT NULL,
     trackers     TEXT         CHARACTER SET utf8mb4 NOT NULL,
     peers        TEXT         CHARACTER SET utf8mb4 NOT NULL,
+    peer_id      CHAR(40)     CHARACTER SET ascii NOT NULL,
     version      VARCHAR(255) CHARACTER SET utf8mb4 NOT NULL,
     started_at   DATETIME(6)  NOT NULL,
     heartbeat_at DATETIME(6)  NULL

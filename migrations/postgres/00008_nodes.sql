@@ -12,6 +12,7 @@ CREATE TABLE lanseedd_nodes (
     public_url   TEXT        NOT NULL,
     trackers     TEXT        NOT NULL,
     peers        TEXT        NOT NULL,
+    peer_id      TEXT        NOT NULL,
     version      TEXT        NOT NULL,
     started_at   TIMESTAMPTZ NOT NULL,
     heartbeat_at TIMESTAMPTZ
