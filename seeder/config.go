@@ -84,6 +84,10 @@ type Config struct {
 	// Publish are the publishing policies: validation, size limits,
 	// expiry. They are the config file's publish: section, not seeder:'s.
 	Publish publish.Config `yaml:"-"`
+	// Node is this daemon's node name (node.name): the rows it records
+	// are its, and it takes the rows other nodes found missing whose file
+	// it has.
+	Node string `yaml:"-"`
 }
 
 // LoadMode is when torrents are loaded into the client (Config.Load).

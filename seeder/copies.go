@@ -17,40 +17,68 @@ import (
 // and a change of it is checked again, not made the row's: the row keeps
 // the infohash the node that hashed it gave it.
 
-// foreignPage is how many rows made ready are read at once.
+// foreignPage is how many changed rows are read at once.
 const foreignPage = 500
 
-// lookReadied checks this node's copy of the rows other nodes made ready
-// since it last looked. The first look only notes where to start: the
-// rows made ready before are looked at by the restore and the sweep.
-func (s *Seeder) lookReadied(ctx context.Context) {
-	if s.readiedAt.IsZero() {
-		at, id, err := s.cat.LastReadied(ctx)
+// cursor is where a look at the rows changed into a state ended: the
+// last row's change time and id; zero before the first look.
+type cursor struct {
+	at time.Time
+	id int64
+}
+
+// lookChanged looks at the rows changed since it last looked: it checks
+// this node's copy of those other nodes made ready, and takes the rows
+// another node found missing whose file is here.
+func (s *Seeder) lookChanged(ctx context.Context) {
+	s.look(ctx, lanseedd.StateReady, &s.readied, func(row lanseedd.Row) {
+		if row.Foreign && !s.copyCurrent(row) {
+			s.queueCheck(ctx, row, true)
+		}
+	})
+	s.look(ctx, lanseedd.StateMissing, &s.missing, func(row lanseedd.Row) {
+		if row.Node == "" || row.Node == s.cfg.Node {
+			return
+		}
+		if _, err := Resolve(s.cfg.ContentRoot, row.Path); err == nil {
+			s.log.Info("another node found no file; it is here", "file_id", row.FileID, "path", row.Path, "node", row.Node)
+			if err := s.requeue(ctx, row.FileID, ""); err != nil && ctx.Err() == nil {
+				s.log.Warn("requeue failed", "file_id", row.FileID, "err", err)
+			}
+		}
+	})
+}
+
+// look passes the rows changed into state after c to f, and moves c on.
+// The first look only notes where to start: the rows changed before are
+// looked at by the restore and the sweep (ready), and by the periodic
+// retry (missing).
+func (s *Seeder) look(ctx context.Context, state lanseedd.State, c *cursor, f func(lanseedd.Row)) {
+	if c.at.IsZero() {
+		at, id, err := s.cat.LastChanged(ctx, state)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("reading the rows made ready failed", "err", err)
+				s.log.Warn("reading the rows changed failed", "state", state, "err", err)
 			}
 			return
 		}
-		s.readiedAt, s.readiedID = at, id
+		*c = cursor{at, id}
 		if at.IsZero() {
-			s.readiedAt = time.Unix(0, 0).UTC()
+			c.at = time.Unix(0, 0).UTC()
 		}
 		return
 	}
 	for ctx.Err() == nil {
-		rows, err := s.cat.Readied(ctx, s.readiedAt, s.readiedID, foreignPage)
+		rows, err := s.cat.ChangedSince(ctx, state, c.at, c.id, foreignPage)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("reading the rows made ready failed", "err", err)
+				s.log.Warn("reading the rows changed failed", "state", state, "err", err)
 			}
 			return
 		}
 		for _, row := range rows {
-			s.readiedAt, s.readiedID = row.UpdatedAt, row.FileID
-			if row.Foreign && !s.copyCurrent(row) {
-				s.queueCheck(ctx, row, true)
-			}
+			*c = cursor{row.UpdatedAt, row.FileID}
+			f(row)
 		}
 		if len(rows) < foreignPage {
 			return

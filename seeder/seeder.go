@@ -52,10 +52,10 @@ type Catalog interface {
 	Expiring(ctx context.Context, maxAge time.Duration) ([]lanseedd.Row, error)
 	// Unexpiring returns expired rows no longer past their expiry.
 	Unexpiring(ctx context.Context, maxAge time.Duration) ([]lanseedd.Row, error)
-	// Readied returns ready rows changed after the row (at, id), in order
-	// of change; LastReadied the time and id of the last.
-	Readied(ctx context.Context, at time.Time, id int64, limit int) ([]lanseedd.Row, error)
-	LastReadied(ctx context.Context) (time.Time, int64, error)
+	// ChangedSince returns rows in a state changed after the row (at,
+	// id), in order of change; LastChanged the time and id of the last.
+	ChangedSince(ctx context.Context, state lanseedd.State, at time.Time, id int64, limit int) ([]lanseedd.Row, error)
+	LastChanged(ctx context.Context, state lanseedd.State) (time.Time, int64, error)
 	// RecordCopy records what this node found of its copy of a row
 	// another node hashed.
 	RecordCopy(ctx context.Context, c lanseedd.Copy) error
@@ -108,14 +108,13 @@ type Seeder struct {
 	settling map[int64]settle
 	// checking holds the rows other nodes hashed whose copy here is
 	// being checked (copies.go), checkSlots bounds them, and checks are
-	// the goroutines. readiedAt and readiedID are where the last look at
-	// the rows made ready ended (Run's goroutine only; zero before the
-	// first).
+	// the goroutines. readied and missing are where the last looks at
+	// the rows made ready and missing ended (Run's goroutine only).
 	checking   map[int64]bool
 	checkSlots chan struct{}
 	checks     sync.WaitGroup
-	readiedAt  time.Time
-	readiedID  int64
+	readied    cursor
+	missing    cursor
 	runCtx     atomic.Pointer[context.Context]
 }
 
@@ -243,6 +242,9 @@ func (s *Seeder) Run(ctx context.Context) error {
 	}
 	defer s.retries.stop()
 	defer s.state.stop()
+	// A file that came while the daemon was stopped, or that another node
+	// found missing and is here, is taken at once.
+	s.retryMissing(ctx)
 	retry := time.NewTicker(s.cfg.RetryMissing)
 	defer retry.Stop()
 	expiry := time.NewTicker(s.cfg.Publish.CheckInterval)
@@ -286,7 +288,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		s.lookReadied(ctx)
+		s.lookChanged(ctx)
 		// As many rows as may be in flight, but for those in flight.
 		rows, err := s.cat.Work(ctx, cap(sem), s.busy())
 		if err != nil {

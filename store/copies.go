@@ -198,34 +198,35 @@ func (s *Store) SeedingNodes(ctx context.Context, infohash string) ([]string, er
 	return out, rows.Err()
 }
 
-// Readied returns up to limit ready rows changed after the row (at, id),
-// in order of change, read for this node (own): a node looks at them as
-// they are made ready, for those other nodes hashed.
-func (s *Store) Readied(ctx context.Context, at time.Time, id int64, limit int) ([]lanseedd.Row, error) {
+// ChangedSince returns up to limit rows in state changed after the row
+// (at, id), in order of change, read for this node (own): a node looks at
+// the rows other nodes make ready, for its copy, and missing, for those
+// it has the file of.
+func (s *Store) ChangedSince(ctx context.Context, state lanseedd.State, at time.Time, id int64, limit int) ([]lanseedd.Row, error) {
 	t := s.timeArg(at)
 	rows, err := s.queryRows(ctx, `SELECT `+rowColumns+` FROM lanseedd_torrents
-		WHERE state = 'ready' AND (updated_at > ? OR (updated_at = ? AND file_id > ?))
-		ORDER BY updated_at, file_id LIMIT ?`, t, t, id, limit)
+		WHERE state = ? AND (updated_at > ? OR (updated_at = ? AND file_id > ?))
+		ORDER BY updated_at, file_id LIMIT ?`, string(state), t, t, id, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read rows made ready: %w", err)
+		return nil, fmt.Errorf("read %s rows: %w", state, err)
 	}
 	return rows, nil
 }
 
-// LastReadied returns the time and id of the ready row changed last (zero
-// for none): where a look at the rows made ready from now on starts.
-func (s *Store) LastReadied(ctx context.Context) (time.Time, int64, error) {
+// LastChanged returns the time and id of the row in state changed last
+// (zero for none): where a look at the rows changed from now on starts.
+func (s *Store) LastChanged(ctx context.Context, state lanseedd.State) (time.Time, int64, error) {
 	var (
 		at any
 		id int64
 	)
 	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT updated_at, file_id FROM lanseedd_torrents
-		WHERE state = 'ready' ORDER BY updated_at DESC, file_id DESC LIMIT 1`)).Scan(&at, &id)
+		WHERE state = ? ORDER BY updated_at DESC, file_id DESC LIMIT 1`), string(state)).Scan(&at, &id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, 0, nil
 	}
 	if err != nil {
-		return time.Time{}, 0, fmt.Errorf("read the last row made ready: %w", err)
+		return time.Time{}, 0, fmt.Errorf("read the last %s row: %w", state, err)
 	}
 	return parseTime(at), id, nil
 }

@@ -29,7 +29,7 @@ func TestCopies(t *testing.T) {
 		for _, p := range []string{"film.bin", "other.bin", "gone.bin"} {
 			ids = append(ids, base.insert(t, plain, p))
 		}
-		start, startID, err := a.LastReadied(ctx)
+		start, startID, err := a.LastChanged(ctx, lanseedd.StateReady)
 		if err != nil || !start.IsZero() || startID != 0 {
 			t.Fatalf("last readied of a catalog with none: %v %d %v", start, startID, err)
 		}
@@ -50,15 +50,15 @@ func TestCopies(t *testing.T) {
 		if r, _ := bb.Get(ctx, ids[0]); r.Node != "a-fs" || !r.Foreign || r.Here != "" || r.Fingerprint != (lanseedd.Fingerprint{}) {
 			t.Errorf("b-fs reads a-fs's row as %+v", r)
 		}
-		readied, err := bb.Readied(ctx, time.Time{}, 0, 10)
+		readied, err := bb.ChangedSince(ctx, lanseedd.StateReady, time.Time{}, 0, 10)
 		if err != nil || len(readied) != 3 || !readied[0].Foreign {
 			t.Fatalf("readied since the start: %d rows, %v", len(readied), err)
 		}
 		last := readied[len(readied)-1]
-		if at, id, err := bb.LastReadied(ctx); err != nil || id != last.FileID || !at.Equal(last.UpdatedAt) {
+		if at, id, err := bb.LastChanged(ctx, lanseedd.StateReady); err != nil || id != last.FileID || !at.Equal(last.UpdatedAt) {
 			t.Errorf("last readied %v %d %v, want %v %d", at, id, err, last.UpdatedAt, last.FileID)
 		}
-		if more, err := bb.Readied(ctx, last.UpdatedAt, last.FileID, 10); err != nil || len(more) != 0 {
+		if more, err := bb.ChangedSince(ctx, lanseedd.StateReady, last.UpdatedAt, last.FileID, 10); err != nil || len(more) != 0 {
 			t.Errorf("readied after the last: %d rows, %v", len(more), err)
 		}
 

@@ -147,11 +147,19 @@ func (s *Store) Forget(ctx context.Context, fileID, generation int64) (bool, err
 }
 
 // Requeue marks a row pending again (its file changed on disk), bumping its
-// generation so that work in flight on the old content is not recorded.
+// generation so that work in flight on the old content is not recorded. A
+// node (Config.Node) claims the row as it does: what it saw is in its
+// content root, where another node may have another copy, or none (a
+// missing row whose file came here).
 func (s *Store) Requeue(ctx context.Context, fileID int64, reason string) error {
+	claim, args := "", []any{nullString(reason)}
+	if s.cfg.Node != "" {
+		claim = `, claimed_by = ?, claimed_until = ` + s.d.later(s.cfg.ClaimLease)
+		args = append(args, s.owner)
+	}
 	_, err := s.exec(ctx, `UPDATE lanseedd_torrents SET
-			state = 'pending', generation = generation + 1, error = ?, updated_at = `+s.d.now+`
-		WHERE file_id = ? AND state <> 'deleted'`, nullString(reason), fileID)
+			state = 'pending', generation = generation + 1, error = ?, updated_at = `+s.d.now+claim+`
+		WHERE file_id = ? AND state <> 'deleted'`, append(args, fileID)...)
 	if err != nil {
 		return fmt.Errorf("requeue row %d: %w", fileID, err)
 	}

@@ -45,6 +45,7 @@ func (c Config) storeConfig() store.Config {
 func (c Config) seederConfig() seeder.Config {
 	sc := c.Seeder
 	sc.Publish = c.Publish
+	sc.Node = c.Node.Name
 	return sc
 }
 

@@ -321,3 +321,39 @@ func TestNodesCheckTheirCopies(t *testing.T) {
 		t.Error("film.bin downloaded from b-fs differs")
 	}
 }
+
+// TestNodesTakeMissingRows runs two nodes with different files: a row the
+// first found no file for is taken by the node that has it, at its start
+// and as the other records it missing, and ends ready, hashed there.
+func TestNodesTakeMissingRows(t *testing.T) {
+	contentA, contentB := t.TempDir(), t.TempDir()
+	writeRandom(t, filepath.Join(contentB, "early.bin"), 200<<10)
+	writeRandom(t, filepath.Join(contentB, "late.bin"), 300<<10)
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{"early.bin", "late.bin"} {
+		os.Chtimes(filepath.Join(contentB, p), old, old)
+	}
+	snapshot.Guard(t, contentA)
+	snapshot.Guard(t, contentB)
+	a := startDaemon(t, contentA, quickNodes("a-fs"))
+	early := a.insert(t, "early.bin")
+	if r := a.waitState(t, early, lanseedd.StateMissing); r.Node != "a-fs" {
+		t.Errorf("early.bin found missing by %q", r.Node)
+	}
+	b := startDaemon(t, contentB, quickNodes("b-fs"), onCatalog(a.Config.Catalog.DSN))
+	if r := a.waitState(t, early, lanseedd.StateReady); r.Node != "b-fs" {
+		t.Errorf("early.bin made ready by %q, want b-fs", r.Node)
+	}
+	// While both run, whichever claims the row: it ends b-fs's.
+	late := a.insert(t, "late.bin")
+	start := time.Now()
+	b.waitRow(t, late, "ready on b-fs", func(r lanseedd.Row) bool { return r.State == lanseedd.StateReady && r.Node == "b-fs" })
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Errorf("late.bin ready after %s: taken by the periodic retry, not as a-fs found it missing", waited)
+	}
+	st := openStoreFor(t, a.Config)
+	copyOf(t, st, late, "a-fs", lanseedd.CopyMissing)
+	if got := download(t, b.fetchTorrent(t, late)); len(got) != 300<<10 {
+		t.Errorf("late.bin downloaded %d bytes", len(got))
+	}
+}
