@@ -137,6 +137,11 @@ type SeederStats struct {
 	ActivationSeconds Histogram `json:"activation_seconds"`
 	// Sweep are the figures of the last sweep of ready rows' files.
 	Sweep SweepStats `json:"last_sweep"`
+	// MirrorFetchedBytes counts what a mirror node fetched into its
+	// mirror root since start; MirrorNoRoom is set while its free-space
+	// floor stops fetches.
+	MirrorFetchedBytes int64 `json:"mirror_fetched_bytes"`
+	MirrorNoRoom       bool  `json:"mirror_no_room,omitempty"`
 }
 
 // Histogram is a distribution of values: cumulative counts per upper bound.

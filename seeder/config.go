@@ -88,6 +88,11 @@ type Config struct {
 	// are its, and it takes the rows other nodes found missing whose file
 	// it has.
 	Node string `yaml:"-"`
+	// Mirror makes the content root a mirror root, filled from the swarm
+	// with every ready row (node.mirror); fetches stop while its free
+	// space would go below MirrorMinFree bytes (node.mirror_min_free).
+	Mirror        bool  `yaml:"-"`
+	MirrorMinFree int64 `yaml:"-"`
 }
 
 // LoadMode is when torrents are loaded into the client (Config.Load).

@@ -36,6 +36,12 @@ func (s *Seeder) lookChanged(ctx context.Context) {
 			s.queueCheck(ctx, row, true)
 		}
 	})
+	if s.cfg.Mirror {
+		drop := func(row lanseedd.Row) { s.dropMirrored(row.FileID, "the row is "+string(row.State)) }
+		s.look(ctx, lanseedd.StateDeleted, &s.deleted, drop)
+		s.look(ctx, lanseedd.StateExpired, &s.expired, drop)
+		return
+	}
 	s.look(ctx, lanseedd.StateMissing, &s.missing, func(row lanseedd.Row) {
 		if row.Node == "" || row.Node == s.cfg.Node {
 			return
@@ -158,6 +164,15 @@ func (s *Seeder) queueCheck(ctx context.Context, row lanseedd.Row, wait bool) {
 func (s *Seeder) checkCopy(ctx context.Context, row lanseedd.Row) {
 	log := s.log.With("file_id", row.FileID, "path", row.Path, "hashed_on", row.Node)
 	l, mi, err := s.build(ctx, row)
+	if s.cfg.Mirror && (errors.Is(err, ErrMissing) || (err == nil && mi.HashInfoBytes().HexString() != row.InfoHash)) {
+		// No copy, or one of another version: fetched from the swarm.
+		if l, mi, err = s.fetch(ctx, row); err != nil {
+			if ctx.Err() == nil {
+				log.Warn("cannot fetch the row into the mirror root; trying again at the next sweep", "err", err)
+			}
+			return
+		}
+	}
 	c := lanseedd.Copy{FileID: row.FileID, RowInfoHash: row.InfoHash}
 	var settling *settlingError
 	switch {

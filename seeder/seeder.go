@@ -115,7 +115,15 @@ type Seeder struct {
 	checks     sync.WaitGroup
 	readied    cursor
 	missing    cursor
+	deleted    cursor
+	expired    cursor
 	runCtx     atomic.Pointer[context.Context]
+	// nodes lists the nodes sharing the catalog (SetNodes); fetched
+	// counts the bytes a mirror fetched, and noRoom is set while its
+	// free-space floor stops fetches (mirror.go).
+	nodes   atomic.Pointer[func() []lanseedd.Node]
+	fetched atomic.Int64
+	noRoom  atomic.Bool
 }
 
 // WebSeeds returns the BEP 19 web seed URLs of a row's torrent.
@@ -243,8 +251,13 @@ func (s *Seeder) Run(ctx context.Context) error {
 	defer s.retries.stop()
 	defer s.state.stop()
 	// A file that came while the daemon was stopped, or that another node
-	// found missing and is here, is taken at once.
-	s.retryMissing(ctx)
+	// found missing and is here, is taken at once. A mirror takes no row:
+	// it removes the copies of rows gone while it was stopped.
+	if s.cfg.Mirror {
+		s.dropStrayMirrored(ctx)
+	} else {
+		s.retryMissing(ctx)
+	}
 	retry := time.NewTicker(s.cfg.RetryMissing)
 	defer retry.Stop()
 	expiry := time.NewTicker(s.cfg.Publish.CheckInterval)
@@ -261,7 +274,11 @@ func (s *Seeder) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-retry.C:
-			s.retryMissing(ctx)
+			if s.cfg.Mirror {
+				s.dropStrayMirrored(ctx)
+			} else {
+				s.retryMissing(ctx)
+			}
 			continue
 		case <-expiry.C:
 			s.checkExpiry(ctx)
@@ -289,6 +306,9 @@ func (s *Seeder) Run(ctx context.Context) error {
 			continue
 		}
 		s.lookChanged(ctx)
+		if s.cfg.Mirror {
+			continue // a mirror hashes no pending row: its root holds copies
+		}
 		// As many rows as may be in flight, but for those in flight.
 		rows, err := s.cat.Work(ctx, cap(sem), s.busy())
 		if err != nil {

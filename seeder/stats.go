@@ -33,6 +33,7 @@ func (s *Seeder) Stats() lanseedd.SeederStats {
 	st.Unloads, st.Evictions = d.quiet.Load(), d.evicted.Load()
 	st.ActivationSeconds = d.latency.snapshot()
 	st.Sweep = s.lastSweep()
+	st.MirrorFetchedBytes, st.MirrorNoRoom = s.fetched.Load(), s.noRoom.Load()
 	if err := s.state.Err(); err != nil {
 		st.StateDirError = err.Error()
 	}

@@ -52,6 +52,7 @@ var (
 	descUploaded     = prometheus.NewDesc("lanseedd_seeder_uploaded_bytes_total", "Bytes of content uploaded by the seeder.", nil, nil)
 	descHashedBytes  = prometheus.NewDesc("lanseedd_seeder_hashed_bytes_total", "Bytes of content hashed.", nil, nil)
 	descHashSeconds  = prometheus.NewDesc("lanseedd_seeder_hash_seconds_total", "Time spent hashing.", nil, nil)
+	descFetched      = prometheus.NewDesc("lanseedd_seeder_mirror_fetched_bytes_total", "Bytes a mirror node fetched into its mirror root.", nil, nil)
 	descStateDirOK   = prometheus.NewDesc("lanseedd_seeder_state_dir_ok",
 		"1 if .torrent files can be written to the state directory; 0 while they cannot (full, read-only), and no new torrents are made.", nil, nil)
 
@@ -107,7 +108,7 @@ func readBuildInfo(version string) buildInfo {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descReloadOK, descReloadAt, descCatalogUp, descRows,
-		descLag, descTorrents, descMaxLoaded, descActivations, descUnloads, descActivationSeconds, descSweepRows, descSweepSeconds, descSeederPeers, descSeederConns, descUploaded, descHashedBytes, descHashSeconds, descStateDirOK,
+		descLag, descTorrents, descMaxLoaded, descActivations, descUnloads, descActivationSeconds, descSweepRows, descSweepSeconds, descSeederPeers, descSeederConns, descUploaded, descHashedBytes, descHashSeconds, descFetched, descStateDirOK,
 		descSwarms, descPeers, descAnnounces, descScrapes, descConnects, descTrackerErrors, descRefused, descCompletions,
 		descConflicts, descNodeUp, descNodeAge, descWebSeedReqs, descWebSeedBytes} {
 		ch <- d
@@ -163,6 +164,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descUploaded, float64(sd.UploadedBytes))
 	counter(descHashedBytes, float64(sd.HashedBytes))
 	counter(descHashSeconds, sd.HashSeconds)
+	counter(descFetched, float64(sd.MirrorFetchedBytes))
 	stateDirOK := 1.0
 	if sd.StateDirError != "" {
 		stateDirOK = 0

@@ -46,6 +46,8 @@ func (c Config) seederConfig() seeder.Config {
 	sc := c.Seeder
 	sc.Publish = c.Publish
 	sc.Node = c.Node.Name
+	sc.Mirror, sc.MirrorMinFree = c.Node.Mirror, c.Node.MirrorMinFree
+	sc.Mirror, sc.MirrorMinFree = c.Node.Mirror, c.Node.MirrorMinFree
 	return sc
 }
 
@@ -68,6 +70,12 @@ type NodeConfig struct {
 	// leaves the torrents served.
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	Timeout   time.Duration `yaml:"timeout"`
+	// Mirror makes the node a mirror: its content root is a mirror root,
+	// filled from the swarm with every ready row the other nodes seed,
+	// and the only place lanseedd writes. Fetches stop while the mirror
+	// root's free space would go below MirrorMinFree bytes.
+	Mirror        bool  `yaml:"mirror"`
+	MirrorMinFree int64 `yaml:"mirror_min_free"`
 }
 
 // Validate checks the node's part.
@@ -77,6 +85,9 @@ func (c NodeConfig) Validate() error {
 	}
 	if c.Heartbeat < time.Second {
 		return fmt.Errorf("node.heartbeat: want at least 1s, got %s", c.Heartbeat)
+	}
+	if c.MirrorMinFree < 0 {
+		return fmt.Errorf("node.mirror_min_free: want bytes >= 0, got %d", c.MirrorMinFree)
 	}
 	if c.Timeout < 2*c.Heartbeat {
 		return fmt.Errorf("node.timeout: want at least twice node.heartbeat (%s), got %s", 2*c.Heartbeat, c.Timeout)
@@ -149,7 +160,7 @@ func (l *LogLevel) UnmarshalText(b []byte) error {
 // DefaultConfig returns the daemon's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Node:    NodeConfig{Name: hostName(), Heartbeat: 10 * time.Second, Timeout: 45 * time.Second},
+		Node:    NodeConfig{Name: hostName(), Heartbeat: 10 * time.Second, Timeout: 45 * time.Second, MirrorMinFree: 1 << 30},
 		Catalog: CatalogConfig{Config: store.DefaultConfig()},
 		Seeder:  seeder.DefaultConfig(),
 		Publish: publish.DefaultConfig(),

@@ -245,6 +245,7 @@ func (m *Main) Start(ctx context.Context) error {
 		Peers: addrStrings(peers), PeerID: hex.EncodeToString(peerID[:]), Version: Version,
 	}}
 	m.nodes.beat(ctx)
+	m.Seeder.SetNodes(m.nodes.list)
 	m.Tracker.SetLocal(&tracker.Local{
 		Addrs:  peers,
 		PeerID: peerID,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -355,5 +356,123 @@ func TestNodesTakeMissingRows(t *testing.T) {
 	copyOf(t, st, late, "a-fs", lanseedd.CopyMissing)
 	if got := download(t, b.fetchTorrent(t, late)); len(got) != 300<<10 {
 		t.Errorf("late.bin downloaded %d bytes", len(got))
+	}
+}
+
+// mirror makes the node a mirror.
+func mirror(cfg *Config) { cfg.Node.Mirror = true }
+
+// waitFile waits until path holds want.
+func waitFile(t *testing.T, path string, want []byte, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := os.ReadFile(path)
+		if err == nil && bytes.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s holds %d bytes (%v), want %d", what, path, len(got), err, len(want))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMirror runs a primary and a mirror with an empty root: the rows the
+// primary makes ready appear on the mirror byte for byte under the same
+// infohash and are seeded there; a changed file is fetched again; a
+// restarted mirror fetches nothing it has; a deleted row leaves the mirror
+// root. The primary's content is never written.
+func TestMirror(t *testing.T) {
+	primary, mirrorRoot := t.TempDir(), t.TempDir()
+	film := writeRandom(t, filepath.Join(primary, "film.bin"), 2<<20+7)
+	if err := os.MkdirAll(filepath.Join(primary, "show", "s01"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ep := writeRandom(t, filepath.Join(primary, "show", "s01", "e01.bin"), 300<<10)
+	a := startDaemon(t, primary, quickNodes("a-fs"), fastFS)
+	filmID, showID := a.insert(t, "film.bin"), a.insert(t, "show")
+	filmRow := a.waitState(t, filmID, lanseedd.StateReady)
+	a.waitState(t, showID, lanseedd.StateReady)
+
+	mstate := t.TempDir()
+	m := startDaemon(t, mirrorRoot, quickNodes("m-fs"), mirror, onCatalog(a.Config.Catalog.DSN), func(c *Config) {
+		c.Seeder.StateDir = mstate
+		c.Node.MirrorMinFree = 0
+	})
+	st := openStoreFor(t, a.Config)
+	waitFile(t, filepath.Join(mirrorRoot, "film.bin"), film, "film.bin on the mirror")
+	waitFile(t, filepath.Join(mirrorRoot, "show", "s01", "e01.bin"), ep, "a directory row on the mirror")
+	c := copyOf(t, st, filmID, "m-fs", lanseedd.CopySeeding)
+	if c.InfoHash != filmRow.InfoHash {
+		t.Errorf("the mirror's copy: %+v, row %s", c, filmRow.InfoHash)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(mstate, "mirror")); len(entries) != 0 {
+		t.Errorf("partial downloads left in the state directory: %v", entries)
+	}
+	// The mirror seeds: with the primary gone, a client downloads from it.
+	fi, err := os.Stat(filepath.Join(mirrorRoot, "film.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mi := m.waitTiers(t, filmID, [][]string{trackersOf(t, m)})
+	if got := download(t, mi); !bytes.Equal(got, film) {
+		t.Error("film.bin downloaded from the mirror differs")
+	}
+
+	// A restarted mirror fetches nothing it has.
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m = startDaemon(t, mirrorRoot, quickNodes("m-fs"), mirror, onCatalog(a.Config.Catalog.DSN), func(c *Config) {
+		c.Seeder.StateDir = mstate
+		c.Node.MirrorMinFree = 0
+	})
+	a = startDaemon(t, primary, quickNodes("a-fs"), fastFS, onCatalog(a.Config.Catalog.DSN), func(c *Config) { c.Seeder.StateDir = a.Config.Seeder.StateDir })
+	time.Sleep(2 * time.Second)
+	if after, err := os.Stat(filepath.Join(mirrorRoot, "film.bin")); err != nil || !os.SameFile(fi, after) || !after.ModTime().Equal(fi.ModTime()) {
+		t.Errorf("the restarted mirror replaced film.bin: %v", err)
+	}
+	if n := m.Seeder.Fetched(); n != 0 {
+		t.Errorf("the restarted mirror fetched %d bytes", n)
+	}
+	if got := download(t, m.fetchTorrent(t, filmID)); !bytes.Equal(got, film) {
+		t.Error("film.bin downloaded from the restarted mirror differs")
+	}
+
+	// A changed file is fetched again, in place of the old copy.
+	laterMtime()
+	newFilm := writeRandom(t, filepath.Join(primary, "film.bin"), 1<<20+3)
+	// The primary's content is never written from here on.
+	snapshot.Guard(t, primary)
+	a.waitNewHash(t, filmID, filmRow.InfoHash)
+	waitFile(t, filepath.Join(mirrorRoot, "film.bin"), newFilm, "the new film.bin on the mirror")
+
+	// A deleted row leaves the mirror root.
+	a.exec(t, "DELETE FROM files WHERE id = ?", showID)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := os.Stat(filepath.Join(mirrorRoot, "show"))
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted row's copy is still in the mirror root: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Nothing else is under the mirror root: no part, no leftover.
+	var names []string
+	filepath.WalkDir(mirrorRoot, func(p string, d os.DirEntry, err error) error {
+		if rel, _ := filepath.Rel(mirrorRoot, p); rel != "." {
+			names = append(names, rel)
+		}
+		return nil
+	})
+	if !slices.Equal(names, []string{"film.bin"}) {
+		t.Errorf("the mirror root holds %q, want film.bin only", names)
 	}
 }

@@ -194,6 +194,7 @@ func configFlags(fs *pflag.FlagSet, l *loader) {
 // configFlags.
 func daemonFlags(fs *pflag.FlagSet, l *loader) {
 	l.bind(fs, "node", "node.name", "this daemon's name among the daemons sharing the catalog (default: the host name)")
+	l.bind(fs, "mirror", "node.mirror", "a mirror node: fill the content root (the mirror root) from the swarm with every ready row")
 	l.bind(fs, "http", "http.listen", "public listener: .torrent links, feed, web seeds")
 	l.bind(fs, "tracker", "tracker.listen", "tracker listener (HTTP and UDP)")
 	l.bind(fs, "admin", "admin.listen", "admin listener: status page, JSON API, metrics (keep it on loopback or a trusted network)")

@@ -1,0 +1,326 @@
+package seeder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	g "github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/storage"
+	"golang.org/x/sys/unix"
+
+	"github.com/lanseedd/lanseedd"
+)
+
+// A mirror node (Config.Mirror) has no content of its own: its content
+// root is its mirror root, which it fills from the swarm. Every ready row
+// it has no copy of is downloaded into the state directory (mirror/), each
+// piece verified against the row's torrent, then moved under the mirror
+// root at the row's path and seeded read-only like any other row. A row
+// made ready again with another torrent is fetched again; a row deleted
+// or expired is removed from the mirror root. The mirror root is the one
+// place lanseedd writes content, and only there; it never hashes pending
+// rows (a primary does).
+
+// errNoRoom says the mirror root's free space is below the floor.
+var errNoRoom = errors.New("the mirror root's free space is below seeder.mirror_min_free")
+
+// mirrorDir is where partial downloads live, out of the mirror root.
+func (s *Seeder) mirrorDir() string { return filepath.Join(s.cfg.StateDir, "mirror") }
+
+// mirroredPath is the file that remembers, for a row fetched, its path
+// under the mirror root: the copy is removed even once the row is gone.
+func (s *Seeder) mirroredPath(fileID int64) string {
+	return filepath.Join(s.cfg.StateDir, "mirrored", strconv.FormatInt(fileID, 10))
+}
+
+// Fetched returns the bytes a mirror fetched into its root since start.
+func (s *Seeder) Fetched() int64 { return s.fetched.Load() }
+
+// SetNodes gives the mirror the nodes sharing the catalog, whose public
+// listeners serve the .torrent files it fetches.
+func (s *Seeder) SetNodes(nodes func() []lanseedd.Node) { s.nodes.Store(&nodes) }
+
+// fetch downloads row's torrent, verifies it, and moves it under the
+// mirror root at the row's path.
+func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (Layout, *metainfo.MetaInfo, error) {
+	if !filepath.IsLocal(row.Path) {
+		return Layout{}, nil, fmt.Errorf("%w: %q", ErrBadPath, row.Path)
+	}
+	if err := s.room(row.Size); err != nil {
+		return Layout{}, nil, err
+	}
+	mi, err := s.fetchTorrent(ctx, row)
+	if err != nil {
+		return Layout{}, nil, err
+	}
+	info, err := mi.UnmarshalInfo()
+	if err != nil {
+		return Layout{}, nil, err
+	}
+	ih := mi.HashInfoBytes()
+	dir := filepath.Join(s.mirrorDir(), ih.HexString())
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return Layout{}, nil, err
+	}
+	start := time.Now()
+	if err := s.cl.download(ctx, mi, s.Trackers(), dir); err != nil {
+		return Layout{}, nil, err
+	}
+	dst := filepath.Join(s.cfg.ContentRoot, row.Path)
+	if err := moveInto(filepath.Join(dir, info.BestName()), dst); err != nil {
+		return Layout{}, nil, fmt.Errorf("move into the mirror root: %w", err)
+	}
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(filepath.Dir(s.mirroredPath(row.FileID)), 0o750); err == nil {
+		writeFileAtomic(s.mirroredPath(row.FileID), []byte(row.Path), false)
+	}
+	l, err := ScanBeneath(s.cfg.ContentRoot, dst)
+	if err != nil {
+		return Layout{}, nil, err
+	}
+	if l, err = l.inOrderOf(&info); err != nil {
+		return Layout{}, nil, err
+	}
+	s.fetched.Add(info.TotalLength())
+	s.log.Info("fetched into the mirror root", "file_id", row.FileID, "path", row.Path, "infohash", row.InfoHash,
+		"size", info.TotalLength(), "took", time.Since(start).Round(time.Millisecond))
+	return l, MetaInfo(mi.InfoBytes, s.announce, s.webSeedsOf(row)), nil
+}
+
+// fetchTorrent gets row's .torrent from the public listener of a node up,
+// the node that made it first.
+func (s *Seeder) fetchTorrent(ctx context.Context, row lanseedd.Row) (*metainfo.MetaInfo, error) {
+	var nodes []lanseedd.Node
+	if f := s.nodes.Load(); f != nil {
+		nodes = (*f)()
+	}
+	slices.SortStableFunc(nodes, func(a, b lanseedd.Node) int {
+		switch {
+		case a.Name == row.Node:
+			return -1
+		case b.Name == row.Node:
+			return 1
+		}
+		return 0
+	})
+	var errs []error
+	for _, n := range nodes {
+		if !n.Up || n.Name == s.cfg.Node || n.PublicURL == "" {
+			continue
+		}
+		mi, err := getTorrent(ctx, n.PublicURL+"/t/"+strconv.FormatInt(row.FileID, 10)+".torrent")
+		if err == nil && mi.HashInfoBytes().HexString() != row.InfoHash {
+			err = fmt.Errorf("%s serves another torrent (%s) for the row", n.Name, mi.HashInfoBytes().HexString())
+		}
+		if err == nil {
+			return mi, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", n.Name, err))
+	}
+	if len(errs) == 0 {
+		return nil, errors.New("no other node is up to serve the row's .torrent")
+	}
+	return nil, errors.Join(errs...)
+}
+
+func getTorrent(ctx context.Context, url string) (*metainfo.MetaInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return metainfo.Load(io.LimitReader(resp.Body, 64<<20))
+}
+
+// room checks that n more bytes leave the mirror root's free space above
+// the floor.
+func (s *Seeder) room(n int64) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.cfg.ContentRoot, &st); err != nil {
+		return fmt.Errorf("free space of the mirror root: %w", err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	if free-n < s.cfg.MirrorMinFree {
+		if !s.noRoom.Swap(true) {
+			s.log.Warn("the mirror stops fetching: its free space would go below the floor",
+				"free", free, "needed", n, "floor", s.cfg.MirrorMinFree)
+		}
+		return fmt.Errorf("%w: %d bytes free, %d needed, floor %d", errNoRoom, free, n, s.cfg.MirrorMinFree)
+	}
+	if s.noRoom.Swap(false) {
+		s.log.Info("the mirror fetches again: room under the floor", "free", free)
+	}
+	return nil
+}
+
+// moveInto moves a downloaded file or directory to dst, replacing what is
+// there, so that dst is the old copy or the new one, never a part: by a
+// rename, or a copy beside dst and a rename across file systems.
+func moveInto(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".lanseedd-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := os.Rename(src, tmp); err != nil {
+		if !errors.Is(err, unix.EXDEV) {
+			return err
+		}
+		if err := copyTree(src, tmp); err != nil {
+			os.RemoveAll(tmp)
+			return err
+		}
+	}
+	fi, err := os.Lstat(dst)
+	if err == nil && fi.IsDir() {
+		// A directory is not renamed over: the old one goes aside first.
+		old := tmp + ".old"
+		if err := os.Rename(dst, old); err != nil {
+			os.RemoveAll(tmp)
+			return err
+		}
+		defer os.RemoveAll(old)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	return nil
+}
+
+// copyTree copies a file or a directory tree, syncing the files.
+func copyTree(src, dst string) error {
+	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(f, in); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	})
+}
+
+// dropMirrored removes the mirror's copy of a row gone, expired or made
+// again: its files under the mirror root, its .torrent, and its seeding.
+func (s *Seeder) dropMirrored(fileID int64, why string) {
+	b, err := os.ReadFile(s.mirroredPath(fileID))
+	if err != nil {
+		return
+	}
+	rel := string(b)
+	s.unseed(fileID, metainfo.Hash{})
+	os.Remove(s.TorrentFile(fileID))
+	if filepath.IsLocal(rel) {
+		if err := os.RemoveAll(filepath.Join(s.cfg.ContentRoot, rel)); err != nil {
+			s.log.Warn("cannot remove a mirrored copy", "file_id", fileID, "path", rel, "err", err)
+			return
+		}
+		// Directories the copy made, now empty, go too.
+		for dir := filepath.Dir(rel); dir != "."; dir = filepath.Dir(dir) {
+			if os.Remove(filepath.Join(s.cfg.ContentRoot, dir)) != nil {
+				break
+			}
+		}
+	}
+	os.Remove(s.mirroredPath(fileID))
+	s.log.Info("removed a mirrored copy", "file_id", fileID, "path", rel, "reason", why)
+}
+
+// dropStrayMirrored removes the mirrored copies of rows that are gone or
+// no longer ready (a tombstone forgotten before the mirror saw it).
+func (s *Seeder) dropStrayMirrored(ctx context.Context) {
+	entries, err := os.ReadDir(filepath.Join(s.cfg.StateDir, "mirrored"))
+	if err != nil {
+		return
+	}
+	for len(entries) > 0 && ctx.Err() == nil {
+		batch := entries[:min(len(entries), sweepPage)]
+		entries = entries[len(batch):]
+		var ids []int64
+		for _, e := range batch {
+			if id, err := strconv.ParseInt(e.Name(), 10, 64); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		states, err := s.cat.States(ctx, ids)
+		if err != nil {
+			return
+		}
+		for _, id := range ids {
+			if st, ok := states[id]; !ok || st == lanseedd.StateDeleted || st == lanseedd.StateExpired {
+				s.dropMirrored(id, "the row is gone")
+			}
+		}
+	}
+}
+
+// download fetches mi into dir with the client, every piece verified,
+// announcing to trackers, and drops it from the client once complete.
+func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [][]string, dir string) error {
+	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
+	if err != nil {
+		return err
+	}
+	st := storage.NewFileOpts(storage.NewFileClientOpts{
+		ClientBaseDir:   dir,
+		PieceCompletion: storage.NewMapPieceCompletion(),
+		UsePartFiles:    g.Some(false),
+	})
+	defer st.Close()
+	spec.Storage = st
+	spec.Trackers = make([][]string, len(trackers))
+	for i, tier := range trackers {
+		spec.Trackers[i] = slices.Clone(tier[:min(len(tier), 1)])
+	}
+	t, _, err := c.cl.AddTorrentSpec(spec)
+	if err != nil {
+		return err
+	}
+	defer t.Drop()
+	t.SetMaxEstablishedConns(c.maxConns)
+	t.DownloadAll()
+	select {
+	case <-t.Complete().On():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
