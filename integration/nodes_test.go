@@ -72,14 +72,40 @@ func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {
 	}
 }
 
-// TestNodes runs three lanseedd processes, each with its own content root,
-// on one catalog (PostgreSQL, then MariaDB). fs1 hashes the rows; fs2 and
-// fs3 check their copies: the same bytes are seeded by every node that
-// has them, other bytes are a conflict that leaves the row alone, and no
-// file is no copy. The torrents list the three trackers in node order;
-// with fs1 killed, its tracker leaves the list and aria2c downloads from
-// the others through a .torrent fetched from fs2. A deleted row leaves
-// every node. No node writes to its content.
+// mirrorYAML names a mirror node.
+// It looks for the copies of deleted rows every 2s (seeder.retry_missing).
+func mirrorYAML(name string) string {
+	return nodeYAML(name) + "  mirror: true\n  mirror_min_free: 0\nseeder:\n  retry_missing: 2s\n"
+}
+
+// fetched reads how many bytes a mirror fetched since it started.
+func (d *daemon) fetched(t *testing.T) int64 {
+	t.Helper()
+	code, body, err := d.get(d.adminURL() + "/api/stats")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET /api/stats: %d %s %v", code, body, err)
+	}
+	var s struct {
+		Seeder struct {
+			Fetched int64 `json:"mirror_fetched_bytes"`
+		}
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Seeder.Fetched
+}
+
+// TestNodes runs three lanseedd processes on one catalog (PostgreSQL, then
+// MariaDB): fs1 and fs2 are primaries with content of their own, m3 a
+// mirror with an empty root. fs1 hashes the rows; fs2 checks its copies
+// (the same bytes are seeded there too, other bytes are a visible
+// conflict that leaves the row alone); m3 fetches every row byte for
+// byte under the same infohash, and a changed file again. A restarted
+// mirror fetches nothing it has. The torrents list the three trackers in
+// node order; with fs1 killed, its tracker leaves the list and aria2c
+// downloads through a .torrent fetched from fs2. A deleted row leaves
+// every node. The primaries' content is never written.
 func TestNodes(t *testing.T) {
 	aria2c := testenv.RequireTool(t, "aria2c")
 	for _, srv := range dbServers {
@@ -89,9 +115,14 @@ func TestNodes(t *testing.T) {
 			if srv.name == "postgres" {
 				dialect = "postgres"
 			}
+			began := time.Now()
+			step := func(what string) { t.Logf("%5.1fs %s", time.Since(began).Seconds(), what) }
 			roots := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-			film := make([]byte, 3<<20+5)
-			rand.Read(film)
+			random := func(n int) []byte {
+				b := make([]byte, n)
+				rand.Read(b)
+				return b
+			}
 			write := func(root, name string, data []byte) {
 				t.Helper()
 				if err := os.WriteFile(filepath.Join(root, name), data, 0o644); err != nil {
@@ -100,17 +131,12 @@ func TestNodes(t *testing.T) {
 				old := time.Now().Add(-time.Hour) // settled
 				os.Chtimes(filepath.Join(root, name), old, old)
 			}
-			for _, root := range roots {
-				write(root, "film.bin", film)
-			}
-			for _, root := range roots[:2] {
-				other := make([]byte, 1<<20)
-				rand.Read(other)
-				write(root, "other.bin", other)
-			}
-			for _, root := range roots {
-				snapshot.Guard(t, root)
-			}
+			film, other := random(3<<20+5), random(1<<20)
+			write(roots[0], "film.bin", film)
+			write(roots[1], "film.bin", film)
+			write(roots[0], "other.bin", other)
+			write(roots[1], "other.bin", random(1<<20))
+			snapshot.Guard(t, roots[1])
 			w := newWorld(t, db, dialect, roots[0])
 			filmID, err := w.insert("film.bin")
 			if err != nil {
@@ -123,33 +149,73 @@ func TestNodes(t *testing.T) {
 			fs1 := startDaemon(t, daemonConfig{Catalog: dsn, Content: roots[0], YAML: nodeYAML("fs1")})
 			filmRow := fs1.waitReady(t, filmID)
 			otherRow := fs1.waitReady(t, otherID)
+			step("fs1 made the rows ready")
 			fs2 := startDaemon(t, daemonConfig{Catalog: dsn, Content: roots[1], YAML: nodeYAML("fs2")})
-			fs3 := startDaemon(t, daemonConfig{Catalog: dsn, Content: roots[2], YAML: nodeYAML("fs3")})
+			m3 := startDaemon(t, daemonConfig{Catalog: dsn, Content: roots[2], YAML: mirrorYAML("m3")})
 
 			want := map[int64]map[string]string{
-				filmID:  {"fs2": "seeding", "fs3": "seeding"},
-				otherID: {"fs2": "conflict", "fs3": "missing"},
+				filmID:  {"fs2": "seeding", "m3": "seeding"},
+				otherID: {"fs2": "conflict", "m3": "seeding"},
 			}
 			for id, states := range want {
 				var got map[string]string
-				eventually(t, 30*time.Second, "copies recorded", func() bool {
+				eventually(t, 60*time.Second, "copies recorded", func() bool {
 					got = fs1.copies(t, id)
-					return len(got) == len(states) && got["fs2"] == states["fs2"] && got["fs3"] == states["fs3"]
+					return len(got) == len(states) && got["fs2"] == states["fs2"] && got["m3"] == states["m3"]
 				})
+			}
+			step("fs2 and m3 recorded their copies")
+			for name, data := range map[string][]byte{"film.bin": film, "other.bin": other} {
+				if got, err := os.ReadFile(filepath.Join(roots[2], name)); err != nil || !bytes.Equal(got, data) {
+					t.Errorf("m3's %s differs from fs1's: %v", name, err)
+				}
 			}
 			tier := func(d *daemon) []string {
 				host := d.trackerHost()
 				return []string{"http://" + host + "/announce", "udp://" + host + "/announce"}
 			}
-			all := [][]string{tier(fs1), tier(fs2), tier(fs3)}
+			all := [][]string{tier(fs1), tier(fs2), tier(m3)}
 			eventually(t, 15*time.Second, "fs2 serves the three trackers in node order", func() bool {
 				mi, _ := fs2.torrent(t, filmID)
 				return mi != nil && slices.EqualFunc(mi.UpvertedAnnounceList(), all, slices.Equal)
 			})
-			if mi, _ := fs3.torrent(t, filmID); mi == nil || mi.HashInfoBytes().HexString() != filmRow.InfoHash {
-				t.Errorf("fs3 serves film.bin as %v, fs1 made %s", mi, filmRow.InfoHash)
+			if mi, _ := m3.torrent(t, filmID); mi == nil || mi.HashInfoBytes().HexString() != filmRow.InfoHash {
+				t.Errorf("m3 serves film.bin as %v, fs1 made %s", mi, filmRow.InfoHash)
 			}
 
+			step("the torrents list the three trackers")
+			// A changed file propagates to the mirror; fs2's copy of it is
+			// still a conflict, and the row fs1's.
+			newOther := random(1<<20 + 9)
+			if err := os.WriteFile(filepath.Join(roots[0], "other.bin"), newOther, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			snapshot.Guard(t, roots[0])
+			eventually(t, 60*time.Second, "the new other.bin on m3", func() bool {
+				got, err := os.ReadFile(filepath.Join(roots[2], "other.bin"))
+				return err == nil && bytes.Equal(got, newOther)
+			})
+			f, err := fs1.file(otherID)
+			if err != nil || f.State != "ready" || f.InfoHash == otherRow.InfoHash {
+				t.Fatalf("other.bin after the change: %+v %v", f, err)
+			}
+			eventually(t, 30*time.Second, "fs2's copy of the new other.bin is a conflict", func() bool {
+				return fs1.copies(t, otherID)["fs2"] == "conflict"
+			})
+			if g, err := fs1.file(otherID); err != nil || g.InfoHash != f.InfoHash {
+				t.Errorf("other.bin moved after fs2's check: %+v %v", g, err)
+			}
+
+			step("the change reached m3")
+			// A restarted mirror fetches nothing it has.
+			m3.stop()
+			m3.start()
+			time.Sleep(3 * time.Second)
+			if n := m3.fetched(t); n != 0 {
+				t.Errorf("the restarted mirror fetched %d bytes", n)
+			}
+
+			step("m3 restarted")
 			// fs1 is killed: its tracker leaves the lists after the
 			// heartbeat timeout, and the others serve the row.
 			fs1.kill()
@@ -158,17 +224,18 @@ func TestNodes(t *testing.T) {
 				mi, _ = fs2.torrent(t, filmID)
 				return mi != nil && slices.EqualFunc(mi.UpvertedAnnounceList(), all[1:], slices.Equal)
 			})
+			step("fs1's tracker left the lists")
 			dir := t.TempDir()
 			torrent := filepath.Join(t.TempDir(), "film.torrent")
-			f, err := os.Create(torrent)
+			tf, err := os.Create(torrent)
 			if err != nil {
 				t.Fatal(err)
 			}
 			mi.UrlList = nil // the bytes come from the seeders, found through the trackers
-			if err := mi.Write(f); err != nil {
+			if err := mi.Write(tf); err != nil {
 				t.Fatal(err)
 			}
-			f.Close()
+			tf.Close()
 			out, err := exec.Command(aria2c, "--dir", dir, "--seed-time=0", "--enable-dht=false",
 				"--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
 				"--console-log-level=warn", "--summary-interval=0", "--bt-stop-timeout=60", torrent).CombinedOutput()
@@ -176,21 +243,22 @@ func TestNodes(t *testing.T) {
 				t.Fatalf("aria2c through fs2's .torrent with fs1 killed: %v %v\n%s", err, rerr, out)
 			}
 
-			// The conflict left the row as fs1 made it.
-			if f, err := fs2.file(otherID); err != nil || f.State != "ready" || f.InfoHash != otherRow.InfoHash {
-				t.Errorf("other.bin after the checks: %+v %v, fs1 made %s", f, err, otherRow.InfoHash)
-			}
-
-			// A deleted row leaves every node.
+			step("aria2c downloaded film.bin")
+			// A deleted row leaves every node, the mirror's copy with it.
 			if err := w.exec("DELETE FROM files WHERE id = ?", filmID); err != nil {
 				t.Fatal(err)
 			}
-			for _, d := range []*daemon{fs2, fs3} {
-				eventually(t, 30*time.Second, "the deleted row leaves "+d.cfg.Content, func() bool {
+			for _, d := range []*daemon{fs2, m3} {
+				eventually(t, 60*time.Second, "the deleted row leaves "+d.cfg.Content, func() bool {
 					_, code := d.torrent(t, filmID)
 					return code == http.StatusNotFound
 				})
 			}
+			eventually(t, 60*time.Second, "the deleted row's copy leaves the mirror root", func() bool {
+				_, err := os.Stat(filepath.Join(roots[2], "film.bin"))
+				return os.IsNotExist(err)
+			})
+			step("the deleted row left every node")
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 )
 
@@ -31,6 +32,18 @@ type cursor struct {
 // this node's copy of those other nodes made ready, and takes the rows
 // another node found missing whose file is here.
 func (s *Seeder) lookChanged(ctx context.Context) {
+	since := s.othersSince.Load()
+	if since == 0 {
+		return // alone on the catalog: no row another node changed
+	}
+	// Rows changed before the others came up were this node's own: a
+	// look starts no earlier (the clocks are the catalog's).
+	from := time.Unix(0, since).Add(-time.Second).UTC()
+	for _, c := range []*cursor{&s.readied, &s.missing, &s.deleted, &s.expired} {
+		if !c.at.IsZero() && c.at.Before(from) {
+			*c = cursor{at: from}
+		}
+	}
 	s.look(ctx, lanseedd.StateReady, &s.readied, func(row lanseedd.Row) {
 		if row.Foreign && !s.copyCurrent(row) {
 			s.queueCheck(ctx, row, true)
@@ -42,6 +55,11 @@ func (s *Seeder) lookChanged(ctx context.Context) {
 		s.look(ctx, lanseedd.StateExpired, &s.expired, drop)
 		return
 	}
+	// A row deleted is dropped at once, whichever node forgets its
+	// tombstone (one only does).
+	s.look(ctx, lanseedd.StateDeleted, &s.deleted, func(row lanseedd.Row) {
+		s.unseed(row.FileID, metainfo.Hash{})
+	})
 	s.look(ctx, lanseedd.StateMissing, &s.missing, func(row lanseedd.Row) {
 		if row.Node == "" || row.Node == s.cfg.Node {
 			return
@@ -55,10 +73,22 @@ func (s *Seeder) lookChanged(ctx context.Context) {
 	})
 }
 
+// startLooks notes, as the seeder starts, where the looks at the rows
+// changed start: the rows changed before are looked at by the restore and
+// the sweep (ready), by the retry of missing rows, and by the removal of
+// stray mirrored copies.
+func (s *Seeder) startLooks(ctx context.Context) {
+	for _, c := range []struct {
+		state lanseedd.State
+		c     *cursor
+	}{{lanseedd.StateReady, &s.readied}, {lanseedd.StateMissing, &s.missing},
+		{lanseedd.StateDeleted, &s.deleted}, {lanseedd.StateExpired, &s.expired}} {
+		s.look(ctx, c.state, c.c, nil)
+	}
+}
+
 // look passes the rows changed into state after c to f, and moves c on.
-// The first look only notes where to start: the rows changed before are
-// looked at by the restore and the sweep (ready), and by the periodic
-// retry (missing).
+// The first look only notes where to start (see startLooks).
 func (s *Seeder) look(ctx context.Context, state lanseedd.State, c *cursor, f func(lanseedd.Row)) {
 	if c.at.IsZero() {
 		at, id, err := s.cat.LastChanged(ctx, state)

@@ -50,6 +50,17 @@ func (s *Seeder) Fetched() int64 { return s.fetched.Load() }
 // listeners serve the .torrent files it fetches.
 func (s *Seeder) SetNodes(nodes func() []lanseedd.Node) { s.nodes.Store(&nodes) }
 
+// SetOthersUp says since when other nodes are up on the catalog, by the
+// catalog's clock (zero: none is): only then does the seeder look at the
+// rows they change (copies.go).
+func (s *Seeder) SetOthersUp(since time.Time) {
+	if since.IsZero() {
+		s.othersSince.Store(0)
+		return
+	}
+	s.othersSince.Store(since.UnixNano())
+}
+
 // fetch downloads row's torrent, verifies it, and moves it under the
 // mirror root at the row's path.
 func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (Layout, *metainfo.MetaInfo, error) {

@@ -124,6 +124,9 @@ type Seeder struct {
 	nodes   atomic.Pointer[func() []lanseedd.Node]
 	fetched atomic.Int64
 	noRoom  atomic.Bool
+	// othersSince is when the other nodes up came up, Unix nanoseconds
+	// by the catalog's clock; 0 while none is.
+	othersSince atomic.Int64
 }
 
 // WebSeeds returns the BEP 19 web seed URLs of a row's torrent.
@@ -250,6 +253,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 	}
 	defer s.retries.stop()
 	defer s.state.stop()
+	s.startLooks(ctx)
 	// A file that came while the daemon was stopped, or that another node
 	// found missing and is here, is taken at once. A mirror takes no row:
 	// it removes the copies of rows gone while it was stopped.

@@ -37,7 +37,6 @@ type Config struct {
 func (c Config) storeConfig() store.Config {
 	sc := c.Catalog.Config
 	sc.ExpiresColumn = c.Publish.ExpiresColumn
-	sc.Node = c.Node.Name
 	return sc
 }
 

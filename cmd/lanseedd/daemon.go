@@ -177,8 +177,12 @@ func (m *Main) Start(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.Seeder.StateDir, 0o750); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	m.Log.Info("opening catalog", "catalog", cfg.storeConfig())
-	st, err := store.Open(ctx, cfg.storeConfig(), m.Log)
+	// The daemon is a node: its rows and claims are its (the commands
+	// that open the catalog are none).
+	sc := cfg.storeConfig()
+	sc.Node = cfg.Node.Name
+	m.Log.Info("opening catalog", "catalog", sc)
+	st, err := store.Open(ctx, sc, m.Log)
 	if err != nil {
 		return err
 	}

@@ -84,13 +84,25 @@ func (n *nodes) beat(ctx context.Context) {
 	}
 	n.up, n.last = up, all
 	others := make(map[string]tracker.Seeder)
+	var since time.Time // when the first of the others up started
 	for _, o := range all {
 		if o.Up && o.Name != n.self.Name {
 			others[o.Name] = seederOf(o)
+			if since.IsZero() || o.StartedAt.Before(since) {
+				since = o.StartedAt
+			}
 		}
 	}
 	n.others = others
 	n.m.Seeder.SetTrackers(nodeTiers(all, n.self))
+	n.m.Seeder.SetOthersUp(since)
+	if len(others) > 0 {
+		// The catalog wakes a node for work (pending rows, tombstones),
+		// not for the rows other nodes make ready: each heartbeat looks
+		// at those, so a node checks (or a mirror fetches) a row within
+		// node.heartbeat of its publication.
+		n.m.Seeder.Wake()
+	}
 }
 
 // seederOf reads a node's seeder addresses and peer id.
