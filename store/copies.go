@@ -133,11 +133,20 @@ func (s *Store) RecordCopy(ctx context.Context, c lanseedd.Copy) error {
 	return nil
 }
 
-// Copies returns the records of every node's copy of row fileID, by node.
-func (s *Store) Copies(ctx context.Context, fileID int64) ([]lanseedd.Copy, error) {
-	cs, err := s.queryCopies(ctx, `SELECT `+copyColumns+` FROM lanseedd_node_rows WHERE file_id = ? ORDER BY node`, fileID)
+// Copies returns the records of every node's copy of the rows of ids, by
+// row and node.
+func (s *Store) Copies(ctx context.Context, ids ...int64) ([]lanseedd.Copy, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	cs, err := s.queryCopies(ctx, `SELECT `+copyColumns+` FROM lanseedd_node_rows
+		WHERE file_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY file_id, node`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read the copies of row %d: %w", fileID, err)
+		return nil, fmt.Errorf("read the copies of rows: %w", err)
 	}
 	return cs, nil
 }

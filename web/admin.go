@@ -357,6 +357,26 @@ func (a *Admin) apiFiles(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
+// withCopies adds to the rows of the status page the nodes' copies.
+func (a *Admin) withCopies(ctx context.Context, rows []statusRow) error {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	cs, err := a.cat.Copies(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	byID := make(map[int64][]lanseedd.Copy)
+	for _, c := range cs {
+		byID[c.FileID] = append(byID[c.FileID], c)
+	}
+	for i := range rows {
+		rows[i].Copies = byID[rows[i].ID]
+	}
+	return nil
+}
+
 func (a *Admin) apiFile(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
@@ -458,6 +478,9 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 		rows, err = a.cat.Page(ctx, q)
 		for _, row := range rows {
 			v.Files = append(v.Files, statusRow{File: a.withSwarm(describe(a.cfg, a.seeder, row)), Age: formatAge(now, row.UpdatedAt)})
+		}
+		if len(v.Nodes) > 1 && err == nil {
+			err = a.withCopies(ctx, v.Files)
 		}
 		if len(rows) == q.Limit {
 			next = rows[len(rows)-1].FileID

@@ -107,7 +107,7 @@ func (c *fakeCatalog) Counts(context.Context) (map[lanseedd.State]int64, error) 
 }
 
 // The fake catalog has one node: no copies of other nodes.
-func (c *fakeCatalog) Copies(context.Context, int64) ([]lanseedd.Copy, error) {
+func (c *fakeCatalog) Copies(context.Context, ...int64) ([]lanseedd.Copy, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.down {

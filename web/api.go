@@ -37,6 +37,21 @@ type File struct {
 	Copies []lanseedd.Copy `json:"copies,omitempty"`
 }
 
+// SeededBy lists the nodes that seed a ready row: the one that made its
+// torrent and those whose copy is the same (status page).
+func (f File) SeededBy() []string {
+	if f.State != string(lanseedd.StateReady) || f.Node == "" {
+		return nil
+	}
+	nodes := []string{f.Node}
+	for _, c := range f.Copies {
+		if c.State == lanseedd.CopySeeding && c.RowInfoHash == f.InfoHash {
+			nodes = append(nodes, c.Node)
+		}
+	}
+	return nodes
+}
+
 // describe builds a row's JSON view; ready rows get their links. The
 // magnet lists our web seed exactly when the .torrent served now does.
 func describe(cfg Config, s Seeder, row lanseedd.Row) File {

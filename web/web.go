@@ -21,9 +21,9 @@ type Catalog interface {
 	Counts(ctx context.Context) (map[lanseedd.State]int64, error)
 	OldestPending(ctx context.Context) (time.Time, bool, error)
 	Ping(ctx context.Context) error
-	// Copies are the nodes' records of their copies of a row; Conflicts
+	// Copies are the nodes' records of their copies of rows; Conflicts
 	// the newest copies that differ from their row, and their number.
-	Copies(ctx context.Context, fileID int64) ([]lanseedd.Copy, error)
+	Copies(ctx context.Context, ids ...int64) ([]lanseedd.Copy, error)
 	Conflicts(ctx context.Context, limit int) ([]lanseedd.Copy, int64, error)
 }
 

@@ -288,6 +288,8 @@ func TestNodesCheckTheirCopies(t *testing.T) {
 	}
 	if _, page := httpGet(t, a.AdminURL()+"/"); !strings.Contains(string(page), `id="conflicts"`) || !strings.Contains(string(page), "other.bin") {
 		t.Error("the status page does not show the conflict")
+	} else if !strings.Contains(string(page), "seeded by") || !strings.Contains(string(page), "a-fs, b-fs") {
+		t.Error("the status page does not show which nodes seed film.bin")
 	}
 	if _, m := httpGet(t, a.AdminURL()+"/metrics"); !strings.Contains(string(m), "lanseedd_catalog_copy_conflicts 1") {
 		t.Error("metrics lack lanseedd_catalog_copy_conflicts 1")
