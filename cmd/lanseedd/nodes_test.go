@@ -127,6 +127,25 @@ func TestNodesListEachOthersTrackers(t *testing.T) {
 	if i := slices.IndexFunc(stats.Nodes, func(n lanseedd.Node) bool { return n.Name == "0-ghost" }); i < 0 || stats.Nodes[i].Up {
 		t.Errorf("the node that stopped beating: %+v", stats.Nodes)
 	}
+
+	// `lanseedd nodes` lists them; a node taken out of service is forgotten.
+	dsn := b.Config.Catalog.DSN
+	t.Setenv("LANSEEDD_NODE_TIMEOUT", b.Config.Node.Timeout.String()) // as the daemons have it
+	code, out, errOut := runCLI(t, "nodes", "-catalog", dsn)
+	for _, want := range []string{"0-ghost  down", "a-fs     stopped", "b-fs     up"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("lanseedd nodes: %d, want %q in\n%s%s", code, want, out, errOut)
+		}
+	}
+	if code, out, errOut := runCLI(t, "nodes", "forget", "0-ghost", "-catalog", dsn); code != 0 || !strings.Contains(out, "forgot 0-ghost") {
+		t.Errorf("lanseedd nodes forget: %d %s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "nodes", "forget", "0-ghost", "-catalog", dsn); code != 1 || !strings.Contains(errOut, "no node named") {
+		t.Errorf("forgetting a node twice: %d %s", code, errOut)
+	}
+	if _, out, _ := runCLI(t, "nodes", "-catalog", dsn); strings.Contains(out, "0-ghost") {
+		t.Errorf("a forgotten node is listed:\n%s", out)
+	}
 }
 
 // trackersOf are a daemon's own announce URLs, as the nodes table has them.

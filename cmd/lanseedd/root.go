@@ -105,6 +105,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		migrateCommand(),
 		verifyCommand(),
 		statusCommand(),
+		nodesCommand(),
 		checkConfigCommand(),
 		trackerCommand(),
 		createCommand(),
