@@ -84,7 +84,7 @@ func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 		return Layout{}, nil, err
 	}
 	start := time.Now()
-	if err := s.cl.download(ctx, mi, s.Trackers(), dir); err != nil {
+	if err := s.cl.download(ctx, mi, s.Trackers(), dir, s.nodePeers); err != nil {
 		return Layout{}, nil, err
 	}
 	dst := filepath.Join(s.cfg.ContentRoot, row.Path)
@@ -106,6 +106,20 @@ func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	s.log.Info("fetched into the mirror root", "file_id", row.FileID, "path", row.Path, "infohash", row.InfoHash,
 		"size", info.TotalLength(), "took", time.Since(start).Round(time.Millisecond))
 	return l, MetaInfo(mi.InfoBytes, s.announce, s.webSeedsOf(row)), nil
+}
+
+// nodePeers are the seeders of the other nodes up: a fetch dials them
+// all, whatever the trackers answer, and trades with the other mirrors.
+func (s *Seeder) nodePeers() []string {
+	var out []string
+	if f := s.nodes.Load(); f != nil {
+		for _, n := range (*f)() {
+			if n.Up && n.Name != s.cfg.Node {
+				out = append(out, n.Peers...)
+			}
+		}
+	}
+	return out
 }
 
 // fetchTorrent gets row's .torrent from the public listener of a node up,
@@ -304,8 +318,10 @@ func (s *Seeder) dropStrayMirrored(ctx context.Context) {
 }
 
 // download fetches mi into dir with the client, every piece verified,
-// announcing to trackers, and drops it from the client once complete.
-func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [][]string, dir string) error {
+// announcing to trackers and dialling the peers that peers gives (now,
+// and again whenever it has none), and drops it from the client once
+// complete.
+func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [][]string, dir string, peers func() []string) error {
 	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
 	if err != nil {
 		return err
@@ -328,10 +344,26 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 	defer t.Drop()
 	t.SetMaxEstablishedConns(c.maxConns)
 	t.DownloadAll()
-	select {
-	case <-t.Complete().On():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	dial := func() {
+		var ps []torrent.PeerInfo
+		for _, a := range peers() {
+			ps = append(ps, torrent.PeerInfo{Addr: torrent.StringAddr(a), Source: torrent.PeerSourceDirect, Trusted: true})
+		}
+		t.AddPeers(ps)
+	}
+	dial()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.Complete().On():
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if t.Stats().ActivePeers == 0 {
+				dial()
+			}
+		}
 	}
 }

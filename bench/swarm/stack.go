@@ -69,6 +69,18 @@ func (b *bench) stack(ctx context.Context, timeout time.Duration) (scenario, err
 		tracker.Process.Signal(syscall.SIGTERM)
 		tracker.Wait()
 	}()
+	// The seeder starts once the tracker answers: aria2c's announce to a
+	// tracker not listening yet is retried only a minute or more later.
+	scrape := fmt.Sprintf("http://%s:%d/scrape?info_hash=%s", addr, stackTrackerPort, url.QueryEscape(string(ih[:])))
+	for up := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := b.seeders(scrape, ih)
+		if err == nil {
+			break
+		}
+		if time.Now().After(up) {
+			return scenario{}, fmt.Errorf("opentracker does not answer (%v; logs in %s)", err, dir)
+		}
+	}
 	seeder := b.server().Command(ctx, "aria2c", append(aria2Common(seedDir),
 		"--check-integrity=true", "--seed-ratio=0.0",
 		"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=true",
@@ -84,7 +96,6 @@ func (b *bench) stack(ctx context.Context, timeout time.Duration) (scenario, err
 
 	// The clients start once the tracker knows the seeder, as they would
 	// on the operator's LAN.
-	scrape := fmt.Sprintf("http://%s:%d/scrape?info_hash=%s", addr, stackTrackerPort, url.QueryEscape(string(ih[:])))
 	deadline := time.Now().Add(time.Minute)
 	for {
 		n, err := b.seeders(scrape, ih)
