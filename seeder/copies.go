@@ -197,9 +197,17 @@ func (s *Seeder) checkCopy(ctx context.Context, row lanseedd.Row) {
 	if s.cfg.Mirror && (errors.Is(err, ErrMissing) || (err == nil && mi.HashInfoBytes().HexString() != row.InfoHash)) {
 		// No copy, or one of another version: fetched from the swarm.
 		if l, mi, err = s.fetch(ctx, row); err != nil {
-			if ctx.Err() == nil {
-				log.Warn("cannot fetch the row into the mirror root; trying again at the next sweep", "err", err)
+			if ctx.Err() != nil {
+				return
 			}
+			if errors.Is(err, errStalled) {
+				// What the partial download holds is verified again
+				// and kept.
+				log.Warn("fetch stalled; trying again", "err", err)
+				time.AfterFunc(time.Second, func() { s.queueCheck(ctx, row, true) })
+				return
+			}
+			log.Warn("cannot fetch the row into the mirror root; trying again at the next sweep", "err", err)
 			return
 		}
 	}

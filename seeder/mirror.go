@@ -354,6 +354,7 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 	dial()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
+	done, moved := t.BytesCompleted(), time.Now()
 	for {
 		select {
 		case <-t.Complete().On():
@@ -361,9 +362,30 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-			if t.Stats().ActivePeers == 0 {
-				dial()
+		}
+		if t.Stats().ActivePeers == 0 {
+			dial()
+		}
+		if n := t.BytesCompleted(); n != done {
+			done, moved = n, time.Now()
+			continue
+		}
+		if time.Since(moved) >= fetchStall {
+			// The client's state, for whoever looks into why.
+			if f, err := os.Create(dir + ".status"); err == nil {
+				c.cl.WriteStatus(f)
+				f.Close()
 			}
+			st := t.Stats()
+			return fmt.Errorf("%w: %d of %d bytes after %s without a piece; %d peers known, %d connected, %d seeds (client state in %s.status)",
+				errStalled, done, t.Length(), fetchStall, st.TotalPeers, st.ActivePeers, st.ConnectedSeeders, dir)
 		}
 	}
 }
+
+// fetchStall is how long a fetch may go without completing a piece
+// before it is given up and tried again.
+const fetchStall = 30 * time.Second
+
+// errStalled says a fetch stopped moving.
+var errStalled = errors.New("the fetch stalled")
