@@ -20,11 +20,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/lanseedd/lanseedd/bench/internal/units"
 	"github.com/lanseedd/lanseedd/internal/netlab"
 )
 
@@ -83,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if o.size, err = parseSize(*size); err != nil {
+	if o.size, err = units.ParseSize(*size); err != nil {
 		return o, fmt.Errorf("-size: %w", err)
 	}
 	if o.files < 1 || o.files > 100000 {
@@ -98,7 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.secondAt < 0 || o.secondAt >= 1 {
 		return o, fmt.Errorf("-second-at: want a fraction in [0, 1), got %v", o.secondAt)
 	}
-	if _, err := parseRate(o.rate); err != nil {
+	if _, err := units.ParseRate(o.rate); err != nil {
 		return o, fmt.Errorf("-rate: %w", err)
 	}
 	switch o.logLevel {
@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	content := filepath.Join(dir, "content")
-	logf("writing %s of random bytes in %d files", humanSize(o.size), o.files)
+	logf("writing %s of random bytes in %d files", units.HumanSize(o.size), o.files)
 	files, err := writeContent(content, o.size, o.files)
 	if err != nil {
 		return err
@@ -291,56 +291,6 @@ func verify(root string, files []file) error {
 		}
 	}
 	return nil
-}
-
-// parseSize reads "100MiB", "20MB", "1GiB" or a plain byte count.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("want a positive size such as 1GiB, got %q", s)
-	}
-	return n * mult, nil
-}
-
-// parseRate reads a tc rate ("50mbit", "1gbit", "800kbit") in bits per
-// second.
-func parseRate(s string) (float64, error) {
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1}}
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			n, err := strconv.ParseFloat(strings.TrimSuffix(s, u.suffix), 64)
-			if err != nil || n <= 0 {
-				break
-			}
-			return n * u.mult, nil
-		}
-	}
-	return 0, fmt.Errorf("want a rate such as 200mbit or 1gbit, got %q", s)
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
 }
 
 func orNone(s string) string {

@@ -32,19 +32,6 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"1GiB": 1 << 30, "64MiB": 64 << 20, "5MB": 5e6, "12345": 12345} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "GiB", "-1MiB", "1.5GiB"} {
-		if _, err := parseSize(bad); err == nil {
-			t.Errorf("parseSize(%q) succeeded", bad)
-		}
-	}
-}
-
 func TestContentLayout(t *testing.T) {
 	sizes := splitSize(10, 4)
 	if want := []int64{3, 3, 2, 2}; !equal(sizes, want) {

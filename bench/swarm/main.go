@@ -19,11 +19,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/lanseedd/lanseedd/bench/internal/units"
 	"github.com/lanseedd/lanseedd/internal/netlab"
 )
 
@@ -109,13 +109,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-webseed: want on, off or both, got %q", *webSeed)
 	}
 	var err error
-	if o.size, err = parseSize(*size); err != nil {
+	if o.size, err = units.ParseSize(*size); err != nil {
 		return o, fmt.Errorf("-size: %w", err)
 	}
 	if o.clients < 1 || o.clients > 200 {
 		return o, fmt.Errorf("-n: must be 1..200, got %d", o.clients)
 	}
-	if _, err := parseRate(o.rate); err != nil {
+	if _, err := units.ParseRate(o.rate); err != nil {
 		return o, fmt.Errorf("-rate: %w", err)
 	}
 	return o, nil
@@ -252,45 +252,6 @@ func writeRandom(path string, size int64) error {
 	// Older than the seeder's quiet period, so it is published at once.
 	old := time.Now().Add(-time.Minute)
 	return os.Chtimes(path, old, old)
-}
-
-// parseSize reads "100MiB", "20MB", "1GiB" or a plain byte count.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("want a positive size such as 100MiB, got %q", s)
-	}
-	return n * mult, nil
-}
-
-// parseRate reads a tc rate ("50mbit", "1gbit", "800kbit") in bits per
-// second.
-func parseRate(s string) (float64, error) {
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1}}
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			n, err := strconv.ParseFloat(strings.TrimSuffix(s, u.suffix), 64)
-			if err != nil || n <= 0 {
-				break
-			}
-			return n * u.mult, nil
-		}
-	}
-	return 0, fmt.Errorf("want a rate such as 50mbit or 1gbit, got %q", s)
 }
 
 func orNone(s string) string {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lanseedd/lanseedd/bench/internal/units"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -77,7 +78,7 @@ func (r *report) print(w io.Writer) {
 			ratio = fmt.Sprintf("%.1f", r.http.max().Seconds()/v.swarm.max().Seconds())
 		}
 		fmt.Fprintf(w, "| %d | %s, delay %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.opts.clients, r.opts.rate, orNone(r.opts.delay), humanSize(r.opts.size),
+			r.opts.clients, r.opts.rate, orNone(r.opts.delay), units.HumanSize(r.opts.size),
 			httpP50, httpMax, v.name(), sec(v.swarm.p50()), sec(v.swarm.max()), solo,
 			ratio, soloRatio, httpTx, copies(v.swarm.serverTx))
 	}
@@ -124,7 +125,7 @@ func (r *report) print(w io.Writer) {
 // scenarios, with the solo time and 1.5× it as lines.
 func (r *report) chart(path string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%d clients fetch %s, every link %s each way", r.opts.clients, humanSize(r.opts.size), r.opts.rate)
+	p.Title.Text = fmt.Sprintf("%d clients fetch %s, every link %s each way", r.opts.clients, units.HumanSize(r.opts.size), r.opts.rate)
 	p.X.Label.Text = "client (fastest first)"
 	// A logarithmic axis: the swarm's seconds and HTTP's minutes both
 	// stay readable, and so does the swarm against the goal.
@@ -211,15 +212,4 @@ func (r *report) chart(path string) error {
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
 	p.Legend.Top, p.Legend.Left = true, true
 	return p.Save(9*vg.Inch, 5*vg.Inch, path)
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
 }
