@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lanseedd/lanseedd/bench/internal/units"
+	"github.com/lanseedd/lanseedd/bench/internal/benchkit"
 	"github.com/lanseedd/lanseedd/internal/netlab"
 )
 
@@ -53,7 +53,7 @@ func (b *bench) total() int64 {
 
 // lineTime is how long copies of the content take at the links' rate.
 func (b *bench) lineTime(copies int) time.Duration {
-	rate, _ := units.ParseRate(b.opts.rate)
+	rate, _ := benchkit.ParseRate(b.opts.rate)
 	return time.Duration(float64(b.total()*8*int64(copies)) / rate * float64(time.Second))
 }
 

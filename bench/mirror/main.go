@@ -20,11 +20,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/lanseedd/lanseedd/bench/internal/units"
+	"github.com/lanseedd/lanseedd/bench/internal/benchkit"
 	"github.com/lanseedd/lanseedd/internal/netlab"
 )
 
@@ -83,7 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if o.size, err = units.ParseSize(*size); err != nil {
+	if o.size, err = benchkit.ParseSize(*size); err != nil {
 		return o, fmt.Errorf("-size: %w", err)
 	}
 	if o.files < 1 || o.files > 100000 {
@@ -98,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.secondAt < 0 || o.secondAt >= 1 {
 		return o, fmt.Errorf("-second-at: want a fraction in [0, 1), got %v", o.secondAt)
 	}
-	if _, err := units.ParseRate(o.rate); err != nil {
+	if _, err := benchkit.ParseRate(o.rate); err != nil {
 		return o, fmt.Errorf("-rate: %w", err)
 	}
 	switch o.logLevel {
@@ -126,16 +125,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		o.delay = ""
 	}
 
-	dir := o.workDir
-	if dir == "" {
-		base := ""
-		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-			base = "/dev/shm"
-		}
-		if dir, err = os.MkdirTemp(base, "lanseedd-mirror-"); err != nil {
-			return err
-		}
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := benchkit.WorkDir(o.workDir, "lanseedd-mirror-")
+	if err != nil {
 		return err
 	}
 	if o.keep {
@@ -148,12 +139,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if bin == "" {
 		bin = filepath.Join(dir, "lanseedd")
 		logf("building lanseedd")
-		if err := buildLanseedd(ctx, bin); err != nil {
+		if err := benchkit.BuildLanseedd(ctx, bin); err != nil {
 			return err
 		}
 	}
 	content := filepath.Join(dir, "content")
-	logf("writing %s of random bytes in %d files", units.HumanSize(o.size), o.files)
+	logf("writing %s of random bytes in %d files", benchkit.HumanSize(o.size), o.files)
 	files, err := writeContent(content, o.size, o.files)
 	if err != nil {
 		return err
@@ -182,21 +173,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.print(stdout)
 	}
 	return err
-}
-
-// buildLanseedd builds the daemon of the module the command runs in.
-func buildLanseedd(ctx context.Context, out string) error {
-	mod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(mod)))
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/lanseedd")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/lanseedd in %s: %w\n%s", root, err, b)
-	}
-	return nil
 }
 
 // file is one file of the content: its path under the content root, its

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lanseedd/lanseedd/bench/internal/units"
+	"github.com/lanseedd/lanseedd/bench/internal/benchkit"
 )
 
 type report struct {
@@ -35,7 +35,7 @@ func (r *report) print(w io.Writer) {
 	}
 	sec := func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 	mbps := func(bytes float64, d time.Duration) string { return fmt.Sprintf("%.1f", bytes/d.Seconds()/1e6) }
-	fmt.Fprintf(w, "content %s in %d files, link %s each way, delay %s\n\n", units.HumanSize(r.total), r.files, r.opts.rate, orNone(r.opts.delay))
+	fmt.Fprintf(w, "content %s in %d files, link %s each way, delay %s\n\n", benchkit.HumanSize(r.total), r.files, r.opts.rate, orNone(r.opts.delay))
 	fmt.Fprintf(w, "| run | scenario | time | MB/s | ÷ rsync | primary sent | mirrors sent |\n")
 	fmt.Fprintf(w, "|---:|---|---:|---:|---:|---:|---:|\n")
 	for i, res := range r.runs {

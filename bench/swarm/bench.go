@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
-	"github.com/lanseedd/lanseedd/bench/internal/units"
+	"github.com/lanseedd/lanseedd/bench/internal/benchkit"
 	"github.com/lanseedd/lanseedd/internal/netlab"
 )
 
@@ -94,7 +94,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 			return b.server().DialContext(ctx, network, addr)
 		},
 	}}
-	rate, _ := units.ParseRate(b.opts.rate)
+	rate, _ := benchkit.ParseRate(b.opts.rate)
 	expected := time.Duration(float64(b.opts.size*8*int64(b.opts.clients)) / rate * float64(time.Second))
 	timeout := b.opts.timeout
 	if timeout == 0 {

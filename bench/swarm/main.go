@@ -19,11 +19,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/lanseedd/lanseedd/bench/internal/units"
+	"github.com/lanseedd/lanseedd/bench/internal/benchkit"
 	"github.com/lanseedd/lanseedd/internal/netlab"
 )
 
@@ -109,13 +108,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-webseed: want on, off or both, got %q", *webSeed)
 	}
 	var err error
-	if o.size, err = units.ParseSize(*size); err != nil {
+	if o.size, err = benchkit.ParseSize(*size); err != nil {
 		return o, fmt.Errorf("-size: %w", err)
 	}
 	if o.clients < 1 || o.clients > 200 {
 		return o, fmt.Errorf("-n: must be 1..200, got %d", o.clients)
 	}
-	if _, err := units.ParseRate(o.rate); err != nil {
+	if _, err := benchkit.ParseRate(o.rate); err != nil {
 		return o, fmt.Errorf("-rate: %w", err)
 	}
 	return o, nil
@@ -145,16 +144,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		o.delay = ""
 	}
 
-	dir := o.workDir
-	if dir == "" {
-		base := ""
-		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-			base = "/dev/shm"
-		}
-		if dir, err = os.MkdirTemp(base, "lanseedd-swarm-"); err != nil {
-			return err
-		}
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := benchkit.WorkDir(o.workDir, "lanseedd-swarm-")
+	if err != nil {
 		return err
 	}
 	if o.keep {
@@ -167,7 +158,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if bin == "" {
 		bin = filepath.Join(dir, "lanseedd")
 		logf("building lanseedd")
-		if err := buildLanseedd(ctx, bin); err != nil {
+		if err := benchkit.BuildLanseedd(ctx, bin); err != nil {
 			return err
 		}
 	}
@@ -218,21 +209,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("%w: %s: lanseedd's slowest client took %s, HTTP's %s", errCheck, v.name(), v.swarm.max(), rep.http.max())
 			}
 		}
-	}
-	return nil
-}
-
-// buildLanseedd builds the daemon of the module the command runs in.
-func buildLanseedd(ctx context.Context, out string) error {
-	mod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(mod)))
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/lanseedd")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/lanseedd in %s: %w\n%s", root, err, b)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lanseedd/lanseedd/bench/internal/units"
+	"github.com/lanseedd/lanseedd/bench/internal/benchkit"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -78,7 +78,7 @@ func (r *report) print(w io.Writer) {
 			ratio = fmt.Sprintf("%.1f", r.http.max().Seconds()/v.swarm.max().Seconds())
 		}
 		fmt.Fprintf(w, "| %d | %s, delay %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.opts.clients, r.opts.rate, orNone(r.opts.delay), units.HumanSize(r.opts.size),
+			r.opts.clients, r.opts.rate, orNone(r.opts.delay), benchkit.HumanSize(r.opts.size),
 			httpP50, httpMax, v.name(), sec(v.swarm.p50()), sec(v.swarm.max()), solo,
 			ratio, soloRatio, httpTx, copies(v.swarm.serverTx))
 	}
@@ -125,7 +125,7 @@ func (r *report) print(w io.Writer) {
 // scenarios, with the solo time and 1.5× it as lines.
 func (r *report) chart(path string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%d clients fetch %s, every link %s each way", r.opts.clients, units.HumanSize(r.opts.size), r.opts.rate)
+	p.Title.Text = fmt.Sprintf("%d clients fetch %s, every link %s each way", r.opts.clients, benchkit.HumanSize(r.opts.size), r.opts.rate)
 	p.X.Label.Text = "client (fastest first)"
 	// A logarithmic axis: the swarm's seconds and HTTP's minutes both
 	// stay readable, and so does the swarm against the goal.

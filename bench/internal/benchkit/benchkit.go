@@ -1,12 +1,47 @@
-// Package units reads and writes the sizes and link rates of the
-// benchmarks' flags and reports.
-package units
+// Package benchkit holds what the benchmarks share: their work directory,
+// the lanseedd they build, and the sizes and link rates of their flags and
+// reports.
+package benchkit
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
+
+// WorkDir returns dir, created if need be, or with dir empty a new
+// directory named prefix…, in /dev/shm where there is one (content and
+// state then stay in memory, off the disk the benchmark does not measure).
+func WorkDir(dir, prefix string) (string, error) {
+	if dir != "" {
+		return dir, os.MkdirAll(dir, 0o755)
+	}
+	base := ""
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		base = "/dev/shm"
+	}
+	return os.MkdirTemp(base, prefix)
+}
+
+// BuildLanseedd builds ./cmd/lanseedd of the module the go command is in
+// into out.
+func BuildLanseedd(ctx context.Context, out string) error {
+	mod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(mod)))
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/lanseedd")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/lanseedd in %s: %w\n%s", root, err, b)
+	}
+	return nil
+}
 
 // ParseSize reads "100MiB", "20MB", "1GiB" or a plain byte count.
 func ParseSize(s string) (int64, error) {
