@@ -43,7 +43,9 @@ func (s *Seeder) mirroredPath(fileID int64) string {
 	return filepath.Join(s.cfg.StateDir, "mirrored", strconv.FormatInt(fileID, 10))
 }
 
-// Fetched returns the bytes a mirror fetched into its root since start.
+// Fetched returns the bytes of pieces a mirror fetched from the swarm
+// since start: not those it had already, from an earlier try or an older
+// version of the row.
 func (s *Seeder) Fetched() int64 { return s.fetched.Load() }
 
 // SetNodes gives the mirror the nodes sharing the catalog, whose public
@@ -84,10 +86,15 @@ func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 		return Layout{}, nil, err
 	}
 	start := time.Now()
-	if err := s.cl.download(ctx, mi, s.Trackers(), dir, s.nodePeers); err != nil {
+	dst := filepath.Join(s.cfg.ContentRoot, row.Path)
+	if err := reuseOld(dst, dir, &info); err != nil {
+		s.log.Warn("cannot reuse the mirror's old copy; fetching the row whole", "file_id", row.FileID, "path", row.Path, "err", err)
+	}
+	got, err := s.cl.download(ctx, mi, s.Trackers(), dir, s.nodePeers)
+	s.fetched.Add(got.fetched)
+	if err != nil {
 		return Layout{}, nil, err
 	}
-	dst := filepath.Join(s.cfg.ContentRoot, row.Path)
 	if err := moveInto(filepath.Join(dir, info.BestName()), dst); err != nil {
 		return Layout{}, nil, fmt.Errorf("move into the mirror root: %w", err)
 	}
@@ -102,9 +109,8 @@ func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	if l, err = l.inOrderOf(&info); err != nil {
 		return Layout{}, nil, err
 	}
-	s.fetched.Add(info.TotalLength())
 	s.log.Info("fetched into the mirror root", "file_id", row.FileID, "path", row.Path, "infohash", row.InfoHash,
-		"size", info.TotalLength(), "took", time.Since(start).Round(time.Millisecond))
+		"size", info.TotalLength(), "had", got.had, "fetched", got.fetched, "took", time.Since(start).Round(time.Millisecond))
 	return l, MetaInfo(mi.InfoBytes, s.announce, s.webSeedsOf(row)), nil
 }
 
@@ -231,6 +237,63 @@ func moveInto(src, dst string) error {
 	return nil
 }
 
+// reuseOld puts in dir, under the names the client downloads info to,
+// each file of the mirror's copy at old that info names too, cut to its
+// new length, unless dir has it already (from a try before): the fetch
+// verifies them and takes from the swarm only the pieces that differ. A
+// copy, not a link: the old copy is seeded meanwhile, and the client
+// writes into these. The kernel copies the range (copy_file_range), by
+// sharing blocks where the file system can.
+func reuseOld(old, dir string, info *metainfo.Info) error {
+	top, err := os.Lstat(old)
+	if err != nil || top.IsDir() != info.IsDir() {
+		return nil // nothing to reuse
+	}
+	base := filepath.Join(dir, info.BestName())
+	for _, f := range info.UpvertedFiles() {
+		src, dst := old, base
+		if info.IsDir() {
+			rel := filepath.Join(f.BestPath()...)
+			if !filepath.IsLocal(rel) {
+				continue
+			}
+			src, dst = filepath.Join(old, rel), filepath.Join(base, rel)
+		}
+		if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+			continue
+		}
+		if _, err := os.Lstat(dst); err == nil {
+			continue
+		}
+		if err := copyPrefix(src, dst, f.Length); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyPrefix copies at most n bytes of the file src to a new file dst.
+func copyPrefix(src, dst string, n int64) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, io.LimitReader(in, n)); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	return out.Close()
+}
+
 // copyTree copies a file or a directory tree, syncing the files.
 func copyTree(src, dst string) error {
 	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
@@ -317,14 +380,19 @@ func (s *Seeder) dropStrayMirrored(ctx context.Context) {
 	}
 }
 
+// got is what a download had in its directory before it started, and what
+// it fetched from the swarm, in bytes of verified pieces.
+type got struct{ had, fetched int64 }
+
 // download fetches mi into dir with the client, every piece verified,
 // announcing to trackers and dialling the peers that peers gives (now,
 // and again whenever it has none), and drops it from the client once
-// complete.
-func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [][]string, dir string, peers func() []string) error {
+// complete. What dir holds already is verified first, and kept where it
+// is the torrent's.
+func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [][]string, dir string, peers func() []string) (res got, err error) {
 	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
 	if err != nil {
-		return err
+		return got{}, err
 	}
 	st := storage.NewFileOpts(storage.NewFileClientOpts{
 		ClientBaseDir:   dir,
@@ -333,15 +401,26 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 	})
 	defer st.Close()
 	spec.Storage = st
-	spec.Trackers = make([][]string, len(trackers))
-	for i, tier := range trackers {
-		spec.Trackers[i] = slices.Clone(tier[:min(len(tier), 1)])
-	}
+	// What dir holds is verified before the torrent is given trackers
+	// and peers.
+	spec.Trackers = nil
 	t, _, err := c.cl.AddTorrentSpec(spec)
 	if err != nil {
-		return err
+		return got{}, err
 	}
 	defer t.Drop()
+	if holds(dir) {
+		if err := t.VerifyDataContext(ctx); err != nil {
+			return got{}, err
+		}
+		res.had = t.BytesCompleted()
+	}
+	defer func() { res.fetched = t.BytesCompleted() - res.had }()
+	tiers := make([][]string, len(trackers))
+	for i, tier := range trackers {
+		tiers[i] = slices.Clone(tier[:min(len(tier), 1)])
+	}
+	t.AddTrackers(tiers)
 	t.SetMaxEstablishedConns(c.maxConns)
 	t.DownloadAll()
 	dial := func() {
@@ -358,9 +437,9 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 	for {
 		select {
 		case <-t.Complete().On():
-			return nil
+			return res, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return res, ctx.Err()
 		case <-tick.C:
 		}
 		if t.Stats().ActivePeers == 0 {
@@ -377,10 +456,25 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 				f.Close()
 			}
 			st := t.Stats()
-			return fmt.Errorf("%w: %d of %d bytes after %s without a piece; %d peers known, %d connected, %d seeds (client state in %s.status)",
+			return res, fmt.Errorf("%w: %d of %d bytes after %s without a piece; %d peers known, %d connected, %d seeds (client state in %s.status)",
 				errStalled, done, t.Length(), fetchStall, st.TotalPeers, st.ActivePeers, st.ConnectedSeeders, dir)
 		}
 	}
+}
+
+// holds reports whether dir holds a file that is not empty.
+func holds(dir string) bool {
+	found := errors.New("found")
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+			return found
+		}
+		return nil
+	})
+	return err == found
 }
 
 // fetchStall is how long a fetch may go without completing a piece

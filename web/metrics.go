@@ -52,7 +52,7 @@ var (
 	descUploaded     = prometheus.NewDesc("lanseedd_seeder_uploaded_bytes_total", "Bytes of content uploaded by the seeder.", nil, nil)
 	descHashedBytes  = prometheus.NewDesc("lanseedd_seeder_hashed_bytes_total", "Bytes of content hashed.", nil, nil)
 	descHashSeconds  = prometheus.NewDesc("lanseedd_seeder_hash_seconds_total", "Time spent hashing.", nil, nil)
-	descFetched      = prometheus.NewDesc("lanseedd_seeder_mirror_fetched_bytes_total", "Bytes a mirror node fetched into its mirror root.", nil, nil)
+	descFetched      = prometheus.NewDesc("lanseedd_seeder_mirror_fetched_bytes_total", "Bytes of pieces a mirror node fetched from the swarm, not those it reused from an older copy.", nil, nil)
 	descStateDirOK   = prometheus.NewDesc("lanseedd_seeder_state_dir_ok",
 		"1 if .torrent files can be written to the state directory; 0 while they cannot (full, read-only), and no new torrents are made.", nil, nil)
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -464,13 +465,27 @@ func TestMirror(t *testing.T) {
 		t.Error("film.bin downloaded from the restarted mirror differs")
 	}
 
-	// A changed file is fetched again, in place of the old copy.
+	// A changed file is fetched again, in place of the old copy: the
+	// pieces it shares with the old one are taken from the old copy, the
+	// others from the swarm.
 	laterMtime()
-	newFilm := writeRandom(t, filepath.Join(primary, "film.bin"), 1<<20+3)
+	tail := make([]byte, 1<<20+3)
+	rand.Read(tail)
+	newFilm := append(film[:1<<20:1<<20], tail...)
+	if err := os.WriteFile(filepath.Join(primary, "film.bin"), newFilm, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// The primary's content is never written from here on.
 	snapshot.Guard(t, primary)
 	a.waitNewHash(t, filmID, filmRow.InfoHash)
 	waitFile(t, filepath.Join(mirrorRoot, "film.bin"), newFilm, "the new film.bin on the mirror")
+	info, err := m.fetchTorrent(t, filmID).UnmarshalInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, most := m.Seeder.Fetched(), int64(len(tail))+info.PieceLength; n == 0 || n > most {
+		t.Errorf("the mirror fetched %d bytes of the new film.bin (%d), want at most the changed tail and a piece (%d)", n, len(newFilm), most)
+	}
 
 	// A deleted row leaves the mirror root.
 	a.exec(t, "DELETE FROM files WHERE id = ?", showID)

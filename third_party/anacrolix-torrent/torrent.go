@@ -2629,9 +2629,13 @@ func (t *Torrent) pieceHashed(piece pieceIndex, passed bool, hashIoErr error) {
 		if passed {
 			pieceHashedCorrect.Add(1)
 		} else {
-			log.Fmsg(
-				"piece %d failed hash: %d connections contributed", piece, len(p.dirtiers),
-			).AddValues(t, p).LogLevel(log.Info, t.logger)
+			// lanseedd: a piece no connection contributed to is a check
+			// of the data on disk (VerifyData), not a peer's bad data.
+			if len(p.dirtiers) != 0 {
+				log.Fmsg(
+					"piece %d failed hash: %d connections contributed", piece, len(p.dirtiers),
+				).AddValues(t, p).LogLevel(log.Info, t.logger)
+			}
 			pieceHashedNotCorrect.Add(1)
 		}
 	}
