@@ -3,6 +3,7 @@ package seeder
 import (
 	"context"
 	"errors"
+	"expvar"
 	"fmt"
 	"io"
 	"net/http"
@@ -91,7 +92,8 @@ func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 		s.log.Warn("cannot reuse the mirror's old copy; fetching the row whole", "file_id", row.FileID, "path", row.Path, "err", err)
 	}
 	got, err := s.cl.download(ctx, mi, s.Trackers(), dir, s.nodePeers)
-	s.fetched.Add(got.fetched)
+	// Counted once the copy is in place (or the fetch given up).
+	defer s.fetched.Add(got.fetched)
 	if err != nil {
 		return Layout{}, nil, err
 	}
@@ -453,6 +455,10 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 			// The client's state, for whoever looks into why.
 			if f, err := os.Create(dir + ".status"); err == nil {
 				c.cl.WriteStatus(f)
+				// The library's counters (messages of each type, requests
+				// rejected...), since the process started.
+				fmt.Fprintln(f, "\n# counters")
+				expvar.Do(func(kv expvar.KeyValue) { fmt.Fprintf(f, "%s: %s\n", kv.Key, kv.Value) })
 				f.Close()
 			}
 			st := t.Stats()

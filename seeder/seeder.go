@@ -270,6 +270,21 @@ func (s *Seeder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer s.checks.Wait()
+	// The looks at the rows other nodes changed run beside the loop: a
+	// look whose checks wait for a slot holds up no claim of pending rows.
+	looks := make(chan struct{}, 1)
+	var looker sync.WaitGroup
+	looker.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-looks:
+			}
+			s.lookChanged(ctx)
+		}
+	})
+	defer looker.Wait()
 	s.Wake()
 	told := 0 // the state directory probe whose failure rows were told of
 	var lastWork time.Time
@@ -309,7 +324,10 @@ func (s *Seeder) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		s.lookChanged(ctx)
+		select {
+		case looks <- struct{}{}:
+		default: // a look is due already
+		}
 		if s.cfg.Mirror {
 			continue // a mirror hashes no pending row: its root holds copies
 		}

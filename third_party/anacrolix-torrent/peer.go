@@ -120,6 +120,8 @@ const (
 const (
 	peerUpdateRequestsPeerCancelReason   updateRequestReason = "Peer.cancel"
 	peerUpdateRequestsRemoteRejectReason updateRequestReason = "Peer.remoteRejectedRequest"
+	// lanseedd: another connection's request was rejected (change 8).
+	peerUpdateRequestsOtherRejectReason updateRequestReason = "Peer.remoteRejectedRequest elsewhere"
 )
 
 // Returns the Torrent a Peer belongs to. Shouldn't change for the lifetime of the Peer. May be nil

@@ -1844,6 +1844,17 @@ func (cn *PeerConn) onNeedUpdateRequests(reason updateRequestReason) {
 func (c *PeerConn) remoteRejectedRequest(r RequestIndex) bool {
 	if c.deleteRequest(r) {
 		c.decPeakRequests()
+		// lanseedd: the piece is free for the other connections. This
+		// one does not ask again on a reject, and a connection that did
+		// not steal the request found nothing else to ask for: without
+		// this it waits for an event that may never come (a
+		// super-seeding peer offers no new piece until one offered is
+		// done).
+		c.t.iterPeers(func(p *Peer) {
+			if p != &c.Peer && p.isLowOnRequests() {
+				p.onNeedUpdateRequests(peerUpdateRequestsOtherRejectReason)
+			}
+		})
 	} else if !c.requestState.Cancelled.CheckedRemove(r) {
 		// The request was already cancelled.
 		return false
