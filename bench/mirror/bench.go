@@ -233,7 +233,7 @@ func (m mirrorRun) span() time.Duration {
 
 // mirrors starts a mirror node with an empty root on hosts 1, 2, … for
 // each name: the first at once, each next one once the one before has
-// fetched secondAt of the content; and waits until every one has fetched
+// received secondAt of the content's size; and waits until every one has fetched
 // it all. Then it stops them, checks their roots and removes them.
 func (b *bench) mirrors(ctx context.Context, run int, names []string, secondAt float64) (mirrorRun, error) {
 	m := mirrorRun{names: names, offsets: make([]time.Duration, len(names)), times: make([]time.Duration, len(names)),
@@ -270,8 +270,11 @@ func (b *bench) mirrors(ctx context.Context, run int, names []string, secondAt f
 		if started < len(names) {
 			ready := started == 0
 			if !ready {
-				n, err := ds[started-1].fetched(tctx)
-				ready = err == nil && float64(n) >= secondAt*float64(total)
+				// What the one before received, on its interface: its
+				// fetches run side by side, and a row counts as fetched
+				// only once whole, near the end.
+				c, err := hosts[started-1].Counters(tctx)
+				ready = err == nil && float64(c.RxBytes-before[started].RxBytes) >= secondAt*float64(total)
 			}
 			if ready {
 				node := fmt.Sprintf("%s%d", names[started], run+1)

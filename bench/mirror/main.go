@@ -67,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.delay, "delay", "2ms", "delay of every link, each way (tc syntax; needs the kernel's netem, dropped with a warning without it)")
 	fs.StringVar(&o.subnet, "subnet", netlab.DefaultSubnet.String(), "the LAN's IPv4 subnet")
 	fs.IntVar(&o.runs, "runs", 1, "times to run the three scenarios")
-	fs.Float64Var(&o.secondAt, "second-at", 0.25, "two mirrors: the second starts once the first has this fraction of the content (0: both at once)")
+	fs.Float64Var(&o.secondAt, "second-at", 0.25, "two mirrors: the second starts once the first has received this fraction of the content's size (0: both at once)")
 	fs.StringVar(&o.lanseedd, "lanseedd", "", "lanseedd binary to run (default: go build ./cmd/lanseedd)")
 	fs.StringVar(&o.pgSocket, "pg-socket", "/var/run/postgresql", "directory of the PostgreSQL server's unix socket (user postgres, trust authentication); the catalog is a new database there, dropped at the end")
 	fs.StringVar(&o.workDir, "dir", "", "work directory, removed at the end (default: a new one in /dev/shm, or the temporary directory)")
