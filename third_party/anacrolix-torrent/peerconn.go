@@ -175,6 +175,10 @@ func (cn *PeerConn) peerImplStatusLines() []string {
 			localClientReqq,
 			cn.statusFlags(),
 		),
+		// lanseedd: the request update asked for and not yet run, if
+		// any, and the last one run (change 9).
+		fmt.Sprintf("request update pending: %q, last run %s ago",
+			cn.needRequestUpdate, time.Since(cn.lastRequestUpdate).Round(time.Millisecond)),
 	}
 }
 
