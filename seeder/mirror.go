@@ -451,6 +451,10 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 			done, moved = n, time.Now()
 			continue
 		}
+		// No piece since the last tick: the connections work out their
+		// requests again (a connection can be left asking nothing of a
+		// peer that has what it lacks, until some message comes).
+		t.UpdateRequests()
 		if time.Since(moved) >= fetchStall {
 			// The client's state, for whoever looks into why.
 			if f, err := os.Create(dir + ".status"); err == nil {

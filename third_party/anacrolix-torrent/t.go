@@ -259,6 +259,16 @@ func (t *Torrent) DownloadAll() {
 	t.DownloadPieces(0, t.numPieces())
 }
 
+// UpdateRequests has every connection of t work out again what to request
+// and whether to be interested. lanseedd: change 10.
+func (t *Torrent) UpdateRequests() {
+	t.cl.lock()
+	defer t.cl.unlock()
+	for c := range t.conns {
+		c.onNeedUpdateRequests("Torrent.UpdateRequests")
+	}
+}
+
 func (t *Torrent) String() string {
 	s := t.name()
 	if s == "" {
