@@ -456,8 +456,11 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 		// peer that has what it lacks, until some message comes).
 		t.UpdateRequests()
 		if time.Since(moved) >= fetchStall {
-			// The client's state, for whoever looks into why.
-			if f, err := os.Create(dir + ".status"); err == nil {
+			// The client's state, for whoever looks into why: the last
+			// stall's only, so that the state directory does not fill.
+			status := filepath.Join(filepath.Dir(dir), "stalled.status")
+			if f, err := os.Create(status); err == nil {
+				fmt.Fprintf(f, "# the fetch of %s stalled at %s\n\n", mi.HashInfoBytes().HexString(), time.Now().UTC().Format(time.RFC3339))
 				c.cl.WriteStatus(f)
 				// The library's counters (messages of each type, requests
 				// rejected...), since the process started.
@@ -466,8 +469,8 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 				f.Close()
 			}
 			st := t.Stats()
-			return res, fmt.Errorf("%w: %d of %d bytes after %s without a piece; %d peers known, %d connected, %d seeds (client state in %s.status)",
-				errStalled, done, t.Length(), fetchStall, st.TotalPeers, st.ActivePeers, st.ConnectedSeeders, dir)
+			return res, fmt.Errorf("%w: %d of %d bytes after %s without a piece; %d peers known, %d connected, %d seeds (client state in %s)",
+				errStalled, done, t.Length(), fetchStall, st.TotalPeers, st.ActivePeers, st.ConnectedSeeders, status)
 		}
 	}
 }
