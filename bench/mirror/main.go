@@ -116,33 +116,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := exec.LookPath("rsync"); err != nil {
 		return errors.New("needs rsync (Debian package rsync)")
 	}
-	if err := netlab.Available(ctx); err != nil {
-		return err
-	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "mirror: "+format+"\n", a...) }
-	if o.delay != "" && !netlab.DelaySupported(ctx) {
-		logf("the kernel has no netem qdisc: links get no delay")
-		o.delay = ""
-	}
-
-	dir, err := benchkit.WorkDir(o.workDir, "lanseedd-mirror-")
+	kit, err := benchkit.Prepare(ctx, benchkit.Options{WorkDir: o.workDir, Prefix: "lanseedd-mirror-",
+		Keep: o.keep, Lanseedd: o.lanseedd, Delay: o.delay}, logf)
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		defer logf("work directory kept: %s", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-
-	bin := o.lanseedd
-	if bin == "" {
-		bin = filepath.Join(dir, "lanseedd")
-		logf("building lanseedd")
-		if err := benchkit.BuildLanseedd(ctx, bin); err != nil {
-			return err
-		}
-	}
+	defer kit.Close()
+	dir, bin := kit.Dir, kit.Lanseedd
+	o.delay = kit.Delay
 	content := filepath.Join(dir, "content")
 	logf("writing %s of random bytes in %d files", benchkit.HumanSize(o.size), o.files)
 	files, err := writeContent(content, o.size, o.files)

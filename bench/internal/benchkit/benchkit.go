@@ -11,7 +11,65 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/lanseedd/lanseedd/internal/netlab"
 )
+
+// Options are the flags every namespace benchmark has.
+type Options struct {
+	WorkDir  string // -dir: empty for a new directory named Prefix…
+	Prefix   string
+	Keep     bool   // -keep: the work directory stays
+	Lanseedd string // -lanseedd: a binary to run, empty to build one
+	Delay    string // -delay, in tc's syntax
+}
+
+// Bench is a benchmark's place on this machine: its work directory, the
+// lanseedd binary it runs, and the links' delay.
+type Bench struct {
+	Dir, Lanseedd string
+	// Delay is Options.Delay, or empty where the kernel has no netem.
+	Delay string
+	keep  bool
+	logf  func(string, ...any)
+}
+
+// Prepare checks that the namespace LAN can be built, drops the delay
+// with a warning where the kernel cannot add one, makes the work
+// directory and builds lanseedd unless o names a binary. Close undoes it.
+func Prepare(ctx context.Context, o Options, logf func(string, ...any)) (*Bench, error) {
+	if err := netlab.Available(ctx); err != nil {
+		return nil, err
+	}
+	b := &Bench{Lanseedd: o.Lanseedd, Delay: o.Delay, keep: o.Keep, logf: logf}
+	if b.Delay != "" && !netlab.DelaySupported(ctx) {
+		logf("the kernel has no netem qdisc: links get no delay")
+		b.Delay = ""
+	}
+	dir, err := WorkDir(o.WorkDir, o.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	b.Dir = dir
+	if b.Lanseedd == "" {
+		b.Lanseedd = filepath.Join(dir, "lanseedd")
+		logf("building lanseedd")
+		if err := BuildLanseedd(ctx, b.Lanseedd); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Close removes the work directory, or with Options.Keep says where it is.
+func (b *Bench) Close() {
+	if b.keep {
+		b.logf("work directory kept: %s", b.Dir)
+		return
+	}
+	os.RemoveAll(b.Dir)
+}
 
 // WorkDir returns dir, created if need be, or with dir empty a new
 // directory named prefix…, in /dev/shm where there is one (content and
