@@ -247,10 +247,6 @@ func moveInto(src, dst string) error {
 // writes into these. The kernel copies the range (copy_file_range), by
 // sharing blocks where the file system can.
 func reuseOld(old, dir string, info *metainfo.Info) error {
-	top, err := os.Lstat(old)
-	if err != nil || top.IsDir() != info.IsDir() {
-		return nil // nothing to reuse
-	}
 	base := filepath.Join(dir, info.BestName())
 	for _, f := range info.UpvertedFiles() {
 		src, dst := old, base
@@ -262,38 +258,43 @@ func reuseOld(old, dir string, info *metainfo.Info) error {
 			src, dst = filepath.Join(old, rel), filepath.Join(base, rel)
 		}
 		if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
-			continue
+			continue // nothing to reuse (a directory where a file was is not)
 		}
 		if _, err := os.Lstat(dst); err == nil {
 			continue
 		}
-		if err := copyPrefix(src, dst, f.Length); err != nil {
+		if err := copyFile(src, dst, f.Length, false); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// copyPrefix copies at most n bytes of the file src to a new file dst.
-func copyPrefix(src, dst string, n int64) error {
+// copyFile copies at most n bytes of the file src to a new file dst,
+// making dst's directory; with sync, dst is on disk when it returns.
+func copyFile(src, dst string, n int64, sync bool) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = io.Copy(out, io.LimitReader(in, n))
+		if err == nil && sync {
+			err = out.Sync()
+		}
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(dst)
+		}
 	}
-	if _, err := io.Copy(out, io.LimitReader(in, n)); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return err
-	}
-	return out.Close()
+	return err
 }
 
 // copyTree copies a file or a directory tree, syncing the files.
@@ -307,24 +308,7 @@ func copyTree(src, dst string) error {
 		if fi.IsDir() {
 			return os.MkdirAll(out, 0o755)
 		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(f, in); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
+		return copyFile(p, out, fi.Size(), true)
 	})
 }
 
@@ -382,19 +366,19 @@ func (s *Seeder) dropStrayMirrored(ctx context.Context) {
 	}
 }
 
-// got is what a download had in its directory before it started, and what
-// it fetched from the swarm, in bytes of verified pieces.
-type got struct{ had, fetched int64 }
+// downloaded is what a download had in its directory before it started,
+// and what it fetched from the swarm, in bytes of verified pieces.
+type downloaded struct{ had, fetched int64 }
 
 // download fetches mi into dir with the client, every piece verified,
 // announcing to trackers and dialling the peers that peers gives (now,
 // and again whenever it has none), and drops it from the client once
 // complete. What dir holds already is verified first, and kept where it
 // is the torrent's.
-func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [][]string, dir string, peers func() []string) (res got, err error) {
+func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [][]string, dir string, peers func() []string) (res downloaded, err error) {
 	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
 	if err != nil {
-		return got{}, err
+		return downloaded{}, err
 	}
 	st := storage.NewFileOpts(storage.NewFileClientOpts{
 		ClientBaseDir:   dir,
@@ -408,12 +392,12 @@ func (c *client) download(ctx context.Context, mi *metainfo.MetaInfo, trackers [
 	spec.Trackers = nil
 	t, _, err := c.cl.AddTorrentSpec(spec)
 	if err != nil {
-		return got{}, err
+		return downloaded{}, err
 	}
 	defer t.Drop()
 	if holds(dir) {
 		if err := t.VerifyDataContext(ctx); err != nil {
-			return got{}, err
+			return downloaded{}, err
 		}
 		res.had = t.BytesCompleted()
 	}

@@ -62,11 +62,14 @@ func TestReuseOld(t *testing.T) {
 		}
 	}
 	// A file where the new version has a directory is not reused.
-	other := t.TempDir()
+	other, empty := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(other, "show"), long, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := reuseOld(filepath.Join(other, "show"), t.TempDir(), &info); err != nil {
+	if err := reuseOld(filepath.Join(other, "show"), empty, &info); err != nil {
 		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("a file reused for a directory torrent: %v", entries)
 	}
 }
