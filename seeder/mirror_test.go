@@ -61,15 +61,20 @@ func TestReuseOld(t *testing.T) {
 			t.Errorf("%s: %d bytes, want %d", name, len(got), len(want))
 		}
 	}
-	// A file where the new version has a directory is not reused.
-	other, empty := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(other, "show"), long, 0o644); err != nil {
+	// A directory where the new version has a file is not reused.
+	single, err := Create(context.Background(), filepath.Join(newRoot, "show", "e01.bin"), CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reuseOld(filepath.Join(other, "show"), empty, &info); err != nil {
+	sinfo, err := single.UnmarshalInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	if err := reuseOld(filepath.Join(old, "show"), empty, &sinfo); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
-		t.Errorf("a file reused for a directory torrent: %v", entries)
+		t.Errorf("a directory reused for a one-file torrent: %v", entries)
 	}
 }
