@@ -68,6 +68,8 @@ type scenario struct {
 	// daemon is what lanseedd's seeder and web seed report having sent
 	// meanwhile (lanseedd scenarios only).
 	daemon daemonTx
+	// timeline is the scenario second by second (with -timeline).
+	timeline []timelineRow
 }
 
 // daemonTx splits lanseedd's upload by listener, from its admin API.
@@ -362,6 +364,10 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, we
 		go func() { c.exited <- cmd.Wait() }()
 	}
 
+	var stopTimeline func() []sample
+	if b.opts.timeline && len(hosts) > 1 {
+		stopTimeline = recordTimeline(b.lab, 200*time.Millisecond, b.logf)
+	}
 	s := scenario{times: make([]time.Duration, len(hosts))}
 	deadline := time.Now().Add(timeout)
 	pending := len(cs)
@@ -410,6 +416,10 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, we
 			return s, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+	if stopTimeline != nil {
+		rate, _ := benchkit.ParseRate(b.opts.rate)
+		s.timeline = timeline(stopTimeline(), rate, time.Second, b.opts.size)
 	}
 	after, err := b.server().Counters(context.Background())
 	if err != nil {

@@ -44,6 +44,7 @@ type options struct {
 	solo     bool
 	httpRun  bool
 	stack    bool
+	timeline bool
 	timeout  time.Duration
 }
 
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.solo, "solo", true, "also time one lanseedd client alone")
 	fs.BoolVar(&o.httpRun, "http", true, "run the plain HTTP scenario (false: lanseedd only, for tuning; -check then fails)")
 	fs.BoolVar(&o.stack, "stack", true, "run the seeds' own stack too: mktorrent's torrent, opentracker with a whitelist, a seeding aria2c (needs the Debian packages mktorrent and opentracker)")
+	fs.BoolVar(&o.timeline, "timeline", false, "also print every BitTorrent swarm second by second: how busy the server's and the clients' links were, and how much of the file the clients had")
 	fs.DurationVar(&o.timeout, "timeout", 0, "give up a scenario after this long (default: 3× HTTP's expected time + 1m)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lanseedd/lanseedd/internal/netlab"
 )
 
 func TestFlags(t *testing.T) {
@@ -58,5 +60,42 @@ func TestReport(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks\n%s\ngot\n%s", want, b.String())
 		}
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	// A server and two clients on 8 Mbit/s links (1 MB a second), read
+	// every half second for two seconds: the server sends 1 MB/s, client 1
+	// gets 1 MB/s and client 2 half that, each client sends 0.25 MB/s.
+	const mb = 1_000_000
+	var ss []sample
+	for i := range 5 {
+		h := float64(i) / 2 // seconds
+		ss = append(ss, sample{at: time.Duration(h * float64(time.Second)), c: []netlab.Counters{
+			{TxBytes: uint64(h * mb)},
+			{RxBytes: uint64(h * mb), TxBytes: uint64(h * mb / 4)},
+			{RxBytes: uint64(h * mb / 2), TxBytes: uint64(h * mb / 4)},
+		}})
+	}
+	rows := timeline(ss, 8e6, time.Second, 4*mb)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want 2: %+v", len(rows), rows)
+	}
+	want := []timelineRow{
+		{at: 0, serverUp: 100, clientsUp: 25, downMin: 50, downMed: 50, downMax: 100, gotMin: 12.5, gotMed: 12.5},
+		{at: time.Second, serverUp: 100, clientsUp: 25, downMin: 50, downMed: 50, downMax: 100, gotMin: 25, gotMed: 25},
+	}
+	for i, r := range rows {
+		if r != want[i] {
+			t.Errorf("row %d: %+v, want %+v", i, r, want[i])
+		}
+	}
+	var b strings.Builder
+	printTimeline(&b, "lanseedd", rows)
+	if !strings.Contains(b.String(), "| 1.0 | 100 | 25 | 50 | 50 | 100 | 25 | 25 |") {
+		t.Errorf("timeline table:\n%s", b.String())
+	}
+	if timeline(ss[:1], 8e6, time.Second, 4*mb) != nil {
+		t.Error("one sample made rows")
 	}
 }

@@ -119,6 +119,14 @@ func (r *report) print(w io.Writer) {
 	if s := r.solo(); s > 0 {
 		fmt.Fprintf(w, "\nsolo: one client alone; lanseedd max / solo uses the fastest solo, %s.\n", sec(s))
 	}
+	if len(r.stack.timeline) > 0 {
+		printTimeline(w, "The seeds' stack", r.stack.timeline)
+	}
+	for _, v := range r.variants {
+		if len(v.swarm.timeline) > 0 {
+			printTimeline(w, "lanseedd, "+v.name(), v.swarm.timeline)
+		}
+	}
 }
 
 // chart draws every client's completion time, fastest first, in both

@@ -221,21 +221,62 @@ func (h *Host) Counters(ctx context.Context) (Counters, error) {
 }
 
 func linkCounters(ctx context.Context, ns, dev string) (Counters, error) {
-	out, err := output(ctx, "ip", "-n", ns, "-s", "-j", "link", "show", "dev", dev)
+	links, err := readLinks(ctx, ns, "dev", dev)
+	if err != nil || len(links) != 1 {
+		return Counters{}, fmt.Errorf("netlab: counters of %s in %s: %v", dev, ns, err)
+	}
+	return links[0].counters(), nil
+}
+
+// AllCounters returns the counters of every host's Iface, in the hosts'
+// order, read at once from the bridge's side of the veths (one `ip` run
+// however many hosts, so it can be called several times a second).
+func (l *Lab) AllCounters(ctx context.Context) ([]Counters, error) {
+	links, err := readLinks(ctx, l.bridgeNS)
 	if err != nil {
-		return Counters{}, err
+		return nil, fmt.Errorf("netlab: counters in %s: %w", l.bridgeNS, err)
 	}
-	var links []struct {
-		Stats struct {
-			Rx struct{ Bytes, Packets uint64 } `json:"rx"`
-			Tx struct{ Bytes, Packets uint64 } `json:"tx"`
-		} `json:"stats64"`
+	byName := make(map[string]Counters, len(links))
+	for _, k := range links {
+		byName[k.Name] = k.counters()
 	}
-	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
-		return Counters{}, fmt.Errorf("netlab: counters of %s in %s: unexpected output %q", dev, ns, out)
+	cs := make([]Counters, len(l.hosts))
+	for i := range l.hosts {
+		c, ok := byName[l.port(i)]
+		if !ok {
+			return nil, fmt.Errorf("netlab: no port %s in %s", l.port(i), l.bridgeNS)
+		}
+		// What the bridge's port receives, the host sent.
+		cs[i] = Counters{RxBytes: c.TxBytes, TxBytes: c.RxBytes, RxPackets: c.TxPackets, TxPackets: c.RxPackets}
 	}
-	s := links[0].Stats
-	return Counters{RxBytes: s.Rx.Bytes, TxBytes: s.Tx.Bytes, RxPackets: s.Rx.Packets, TxPackets: s.Tx.Packets}, nil
+	return cs, nil
+}
+
+type link struct {
+	Name  string `json:"ifname"`
+	Stats struct {
+		Rx struct{ Bytes, Packets uint64 } `json:"rx"`
+		Tx struct{ Bytes, Packets uint64 } `json:"tx"`
+	} `json:"stats64"`
+}
+
+func (k link) counters() Counters {
+	s := k.Stats
+	return Counters{RxBytes: s.Rx.Bytes, TxBytes: s.Tx.Bytes, RxPackets: s.Rx.Packets, TxPackets: s.Tx.Packets}
+}
+
+// readLinks lists the links of namespace ns with their counters; which
+// narrows the list as `ip link show` does ("dev", "eth0").
+func readLinks(ctx context.Context, ns string, which ...string) ([]link, error) {
+	out, err := output(ctx, "ip", append([]string{"-n", ns, "-s", "-j", "link", "show"}, which...)...)
+	if err != nil {
+		return nil, err
+	}
+	var links []link
+	if err := json.Unmarshal(out, &links); err != nil {
+		return nil, fmt.Errorf("unexpected output %q", out)
+	}
+	return links, nil
 }
 
 // Sub returns c minus an earlier reading.

@@ -80,6 +80,10 @@ func TestLabReachAndShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	allBefore, err := l.AllCounters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	const size = 5 << 20
 	ln, err := a.Listen("tcp", a.Addr.String()+":0")
 	if err != nil {
@@ -121,6 +125,20 @@ func TestLabReachAndShape(t *testing.T) {
 	}
 	if d := after.Sub(before); d.TxBytes < size || d.TxBytes > size*11/10 {
 		t.Errorf("host 1 sent %d bytes by its counters, want a little over %d", d.TxBytes, size)
+	}
+	// Read from the bridge's side: host 1 sent it, host 0 received it.
+	allAfter, err := l.AllCounters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(allAfter) != 2 {
+		t.Fatalf("AllCounters: %d hosts, want 2", len(allAfter))
+	}
+	if d := allAfter[1].Sub(allBefore[1]); d.TxBytes < size || d.TxBytes > size*11/10 || d.RxBytes > size/10 {
+		t.Errorf("AllCounters: host 1 sent %d bytes and received %d, want a little over %d sent and little received", d.TxBytes, d.RxBytes, size)
+	}
+	if d := allAfter[0].Sub(allBefore[0]); d.RxBytes < size || d.RxBytes > size*11/10 {
+		t.Errorf("AllCounters: host 0 received %d bytes, want a little over %d", d.RxBytes, size)
 	}
 }
 
