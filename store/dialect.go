@@ -25,6 +25,11 @@ type dialect struct {
 	quote func(string) string
 	// rebind turns "?" placeholders into the dialect's own.
 	rebind func(string) string
+	// idParam is a placeholder for an int64 compared with the catalog's id
+	// column, which may be narrower: PostgreSQL types a bare placeholder as
+	// the column (int4 for a serial) and refuses an int64 beyond it, as the
+	// walk's first and last bounds are.
+	idParam string
 	// transactionalDDL says whether CREATE/DROP TRIGGER can be rolled back.
 	transactionalDDL bool
 	// missingTable reports whether err says a table does not exist.
@@ -40,6 +45,7 @@ var sqliteDialect = dialect{
 	},
 	quote:            quoteDouble,
 	rebind:           func(q string) string { return q },
+	idParam:          "?",
 	transactionalDDL: true,
 	missingTable:     func(err error) bool { return strings.Contains(err.Error(), "no such table") },
 }
@@ -53,6 +59,7 @@ var postgresDialect = dialect{
 	},
 	quote:            quoteDouble,
 	rebind:           rebindDollar,
+	idParam:          "CAST(? AS bigint)",
 	transactionalDDL: true,
 	missingTable: func(err error) bool {
 		var pe *pgconn.PgError
@@ -67,8 +74,9 @@ var mysqlDialect = dialect{
 	later: func(d time.Duration) string {
 		return fmt.Sprintf(`UTC_TIMESTAMP(6) + INTERVAL %d MICROSECOND`, d.Microseconds())
 	},
-	quote:  quoteBacktick,
-	rebind: func(q string) string { return q },
+	quote:   quoteBacktick,
+	rebind:  func(q string) string { return q },
+	idParam: "?",
 	missingTable: func(err error) bool {
 		var me *mysql.MySQLError
 		return errors.As(err, &me) && me.Number == 1146 // ER_NO_SUCH_TABLE

@@ -94,7 +94,7 @@ func (s *Store) Resync(ctx context.Context) (int64, error) {
 // order, and with how many ids the range holds. The first range starts at the smallest int64 and the last ends at
 // the largest, so that no id is left out, whatever was added meanwhile.
 func (s *Store) walk(ctx context.Context, ids, id string, step func(lo, hi, n int64) error) error {
-	q := `SELECT COUNT(*), MAX(w.` + id + `) FROM (` + ids + ` WHERE ` + id + ` > ?
+	q := `SELECT COUNT(*), MAX(w.` + id + `) FROM (` + ids + ` WHERE ` + id + ` > ` + s.d.idParam + `
 		ORDER BY ` + id + ` LIMIT ?) AS w`
 	lo := int64(math.MinInt64)
 	for {

@@ -64,3 +64,39 @@ func TestResyncWalksInRanges(t *testing.T) {
 		}
 	})
 }
+
+// TestResyncNarrowIDs compares a catalog whose id column is 32 bits wide,
+// as a PostgreSQL serial or a MySQL INT AUTO_INCREMENT is: the walk's
+// ranges start at the smallest int64 and end at the largest, which such a
+// column cannot hold.
+func TestResyncNarrowIDs(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b dbtest.Backend) {
+		c := openCatalog(t, b.New(t), plain)
+		ctx := context.Background()
+		switch c.Dialect() {
+		case "sqlite":
+			c.mustExec(t, "DROP TABLE IF EXISTS files")
+			c.mustExec(t, "CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, title TEXT)")
+		case "postgres":
+			c.mustExec(t, "CREATE TABLE files (id SERIAL PRIMARY KEY, path TEXT, title TEXT)")
+		case "mysql":
+			c.mustExec(t, "CREATE TABLE files (id INT AUTO_INCREMENT PRIMARY KEY, path VARCHAR(1000), title TEXT)")
+		}
+		for _, p := range []string{"a", "b", "c"} {
+			c.mustExec(t, "INSERT INTO files (path) VALUES (?)", p)
+		}
+		if err := c.Migrate(ctx); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		if st := c.LastResync(); st.Changed != 3 || st.Examined != 3 {
+			t.Errorf("after Migrate: %+v, want 3 rows changed and examined", st)
+		}
+		c.mustExec(t, "UPDATE lanseedd_torrents SET path = 'old' WHERE file_id = 2")
+		if changed, err := c.Resync(ctx); changed != 1 || err != nil {
+			t.Fatalf("Resync changed %d rows (%v), want 1", changed, err)
+		}
+		if r := c.get(t, 2); r.Path != "b" {
+			t.Errorf("row 2 after Resync: %+v", r)
+		}
+	})
+}
