@@ -204,14 +204,14 @@ func TestInstallPath(t *testing.T) {
 }
 
 // siteTable creates the catalog table a site would have in a new server
-// database.
+// database, with the 32-bit id most sites have (a serial, an INT).
 func siteTable(t *testing.T, dsn string) {
 	t.Helper()
 	driver, source := "pgx", dsn
-	ddl := "CREATE TABLE files (id BIGSERIAL PRIMARY KEY, path TEXT NOT NULL)"
+	ddl := "CREATE TABLE files (id SERIAL PRIMARY KEY, path TEXT NOT NULL)"
 	if !strings.HasPrefix(dsn, "postgres") {
 		driver = "mysql"
-		ddl = "CREATE TABLE files (id BIGINT AUTO_INCREMENT PRIMARY KEY, path VARCHAR(1000) NOT NULL) CHARACTER SET utf8mb4"
+		ddl = "CREATE TABLE files (id INT AUTO_INCREMENT PRIMARY KEY, path VARCHAR(1000) NOT NULL) CHARACTER SET utf8mb4"
 	}
 	db, err := sql.Open(driver, source)
 	if err != nil {
