@@ -222,8 +222,11 @@ func (h *Host) Counters(ctx context.Context) (Counters, error) {
 
 func linkCounters(ctx context.Context, ns, dev string) (Counters, error) {
 	links, err := readLinks(ctx, ns, "dev", dev)
-	if err != nil || len(links) != 1 {
-		return Counters{}, fmt.Errorf("netlab: counters of %s in %s: %v", dev, ns, err)
+	if err != nil {
+		return Counters{}, fmt.Errorf("netlab: counters of %s in %s: %w", dev, ns, err)
+	}
+	if len(links) != 1 {
+		return Counters{}, fmt.Errorf("netlab: counters of %s in %s: %d links listed, want 1", dev, ns, len(links))
 	}
 	return links[0].counters(), nil
 }
