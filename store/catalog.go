@@ -69,17 +69,18 @@ func (s *Store) RemoveFiles(ctx context.Context, ids []int64) (int64, error) {
 	return n, nil
 }
 
-// ListFiles returns the catalog rows joined with their state, by id.
-func (s *Store) ListFiles(ctx context.Context) ([]CatalogFile, error) {
+// EachFile calls fn with every catalog row joined with its state, by id,
+// as the rows arrive: a catalog of any size is listed in the memory of one
+// row. An error from fn stops the listing and is returned as it is.
+func (s *Store) EachFile(ctx context.Context, fn func(CatalogFile) error) error {
 	q := fmt.Sprintf(`SELECT c.%[2]s, c.%[3]s, t.state, t.infohash, t.error
 		FROM %[1]s AS c LEFT JOIN lanseedd_torrents AS t ON t.file_id = c.%[2]s
 		ORDER BY c.%[2]s`, s.names.Table, s.names.ID, s.names.Path)
 	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("list files: %w", err)
+		return fmt.Errorf("list files: %w", err)
 	}
 	defer rows.Close()
-	var out []CatalogFile
 	for rows.Next() {
 		var (
 			f                  CatalogFile
@@ -87,10 +88,15 @@ func (s *Store) ListFiles(ctx context.Context) ([]CatalogFile, error) {
 			state, ih, errText sql.NullString
 		)
 		if err := rows.Scan(&f.ID, &path, &state, &ih, &errText); err != nil {
-			return nil, fmt.Errorf("list files: %w", err)
+			return fmt.Errorf("list files: %w", err)
 		}
 		f.Path, f.State, f.InfoHash, f.Error = path.String, lanseedd.State(state.String), ih.String, errText.String
-		out = append(out, f)
+		if err := fn(f); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list files: %w", err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -291,9 +292,17 @@ func TestAwkwardNames(t *testing.T) {
 		if r := c.get(t, id); r.State != lanseedd.StatePending || r.Path != "d.bin" {
 			t.Errorf("after a path update: %+v", r)
 		}
-		files, err := c.ListFiles(ctx)
-		if err != nil || len(files) != 1 || files[0].Path != "d.bin" {
-			t.Errorf("ListFiles = %+v, %v", files, err)
+		var files []store.CatalogFile
+		err := c.EachFile(ctx, func(f store.CatalogFile) error { files = append(files, f); return nil })
+		if err != nil || len(files) != 1 || files[0].Path != "d.bin" || files[0].State != lanseedd.StatePending {
+			t.Errorf("EachFile gave %+v, %v", files, err)
+		}
+		// An error from the callback stops the listing and comes back as it is.
+		c.insert(t, n, "e.bin")
+		stop, calls := errors.New("stop"), 0
+		err = c.EachFile(ctx, func(store.CatalogFile) error { calls++; return stop })
+		if err != stop || calls != 1 {
+			t.Errorf("EachFile with a failing callback: %d calls, %v", calls, err)
 		}
 		if n, err := c.Resync(ctx); n != 0 || err != nil {
 			t.Errorf("Resync changed %d rows (%v), want none", n, err)

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -411,5 +412,62 @@ func TestStatusJSON(t *testing.T) {
 	}
 	if s.Rows["pending"] != 2 || s.Rows["ready"] != 0 || s.Attention == nil || s.Daemon != nil || !strings.Contains(s.DaemonError, "127.0.0.1:1") {
 		t.Errorf("status -json: %s", out)
+	}
+}
+
+// TestFilesLsStreams: files ls writes every row in id order, as an aligned
+// table in blocks and as one JSON array, past a block's length, with paths
+// as they are (& < > included), and an empty catalog as [].
+func TestFilesLsStreams(t *testing.T) {
+	isolate(t)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "catalog.db")
+	runCLI(t, "files", "add", "-catalog", db, "x.iso")
+	runCLI(t, "files", "rm", "-catalog", db, "1")
+	code, out, errs := runCLI(t, "files", "ls", "-json", "-catalog", db)
+	if code != 0 || out != "[]\n" {
+		t.Fatalf("files ls -json on an empty catalog: exit %d, %q, %q", code, out, errs)
+	}
+	const n = 2*tableBlock + 17
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("dir %d/a&b<%d>.iso", i%7, i)
+	}
+	if code, _, errs := runCLI(t, append([]string{"files", "add", "-catalog", db}, paths...)...); code != 0 {
+		t.Fatalf("files add: exit %d, %q", code, errs)
+	}
+
+	code, out, errs = runCLI(t, "files", "ls", "-json", "-catalog", db)
+	var rows []struct {
+		ID    int64   `json:"id"`
+		Path  string  `json:"path"`
+		State *string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil || len(rows) != n {
+		t.Fatalf("files ls -json: exit %d, %v, %d rows, stderr %q", code, err, len(rows), errs)
+	}
+	for i, r := range rows {
+		if (i > 0 && r.ID <= rows[i-1].ID) || r.Path != paths[i] || r.State == nil || *r.State != "pending" {
+			t.Fatalf("row %d: %+v", i, r)
+		}
+	}
+	if !strings.Contains(out, `"path": "dir 0/a&b<0>.iso"`) || !strings.HasPrefix(out, "[\n  {\n    \"id\": ") {
+		t.Errorf("files ls -json is not indented with paths as they are:\n%.200s", out)
+	}
+
+	code, out, errs = runCLI(t, "files", "ls", "-catalog", db)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(lines) != n+1 || strings.Fields(lines[0])[0] != "ID" {
+		t.Fatalf("files ls: exit %d, %d lines, stderr %q", code, len(lines), errs)
+	}
+	for i, line := range lines[1:] {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != strconv.FormatInt(rows[i].ID, 10) || f[1] != "pending" || !strings.HasSuffix(strings.TrimRight(line, " "), paths[i]) {
+			t.Fatalf("line %d: %q", i+1, line)
+		}
+	}
+	// Within a block the paths line up under the header's PATH.
+	col := strings.Index(lines[0], "PATH")
+	if got := strings.Index(lines[1], paths[0]); got != col {
+		t.Errorf("first row's path at column %d, header's PATH at %d", got, col)
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,23 +84,10 @@ are picked up by the daemon like rows the site adds.`,
 				return err
 			}
 			defer st.Close()
-			files, err := st.ListFiles(cmd.Context())
-			if err != nil {
-				return err
-			}
 			if asJSON {
-				return writeFilesJSON(cmd.OutOrStdout(), files)
+				return writeFilesJSON(cmd.Context(), cmd.OutOrStdout(), st)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tINFOHASH\tPATH\tERROR")
-			for _, f := range files {
-				state := string(f.State)
-				if state == "" {
-					state = "-"
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", f.ID, state, f.InfoHash, f.Path, f.Error)
-			}
-			return tw.Flush()
+			return writeFilesTable(cmd.Context(), cmd.OutOrStdout(), st)
 		},
 	}
 	ls.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per row")
@@ -116,17 +105,66 @@ type catalogFile struct {
 	Error    string  `json:"error,omitempty"`
 }
 
-func writeFilesJSON(w io.Writer, files []store.CatalogFile) error {
-	out := make([]catalogFile, 0, len(files))
-	for _, f := range files {
+// tableBlock is how many rows of `files ls` are aligned together: the
+// table is written as the catalog is read, a block at a time, so a catalog
+// of a million rows lists in the memory of a block.
+const tableBlock = 1000
+
+// writeFilesTable writes the catalog as an aligned table, as it is read.
+func writeFilesTable(ctx context.Context, w io.Writer, st *store.Store) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tINFOHASH\tPATH\tERROR")
+	n := 0
+	err := st.EachFile(ctx, func(f store.CatalogFile) error {
+		state := string(f.State)
+		if state == "" {
+			state = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", f.ID, state, f.InfoHash, f.Path, f.Error)
+		if n++; n%tableBlock == 0 {
+			return tw.Flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// writeFilesJSON writes the catalog as an indented JSON array, one object
+// per row, as it is read.
+func writeFilesJSON(ctx context.Context, w io.Writer, st *store.Store) error {
+	bw := bufio.NewWriter(w)
+	var obj bytes.Buffer
+	enc := json.NewEncoder(&obj)
+	enc.SetIndent("  ", "  ")
+	enc.SetEscapeHTML(false)
+	sep := "[\n  "
+	err := st.EachFile(ctx, func(f store.CatalogFile) error {
 		c := catalogFile{ID: f.ID, Path: f.Path, InfoHash: f.InfoHash, Error: f.Error}
 		if f.State != "" {
 			s := string(f.State)
 			c.State = &s
 		}
-		out = append(out, c)
+		obj.Reset()
+		if err := enc.Encode(c); err != nil {
+			return err
+		}
+		bw.WriteString(sep)
+		sep = ",\n  "
+		_, err := bw.Write(bytes.TrimSuffix(obj.Bytes(), []byte("\n")))
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	return writeJSONTo(w, out)
+	if sep == "[\n  " {
+		bw.WriteString("[]\n") // no rows
+	} else {
+		bw.WriteString("\n]\n")
+	}
+	return bw.Flush()
 }
 
 // writeJSONTo writes v as indented JSON, with & < > as they are (magnets).
