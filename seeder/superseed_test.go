@@ -51,8 +51,19 @@ func dialPeer(t *testing.T, port int, ih metainfo.Hash) *rawPeer {
 // pieces it announced with have messages, in order.
 func (p *rawPeer) offers() (haveAll, haveNone bool, haves []int) {
 	p.t.Helper()
+	return p.offersUntil(time.Time{})
+}
+
+// offersUntil is offers, reading until the time end if it is not zero
+// (quiet or not).
+func (p *rawPeer) offersUntil(end time.Time) (haveAll, haveNone bool, haves []int) {
+	p.t.Helper()
 	for {
-		p.conn.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		deadline := end
+		if end.IsZero() {
+			deadline = time.Now().Add(250 * time.Millisecond)
+		}
+		p.conn.SetReadDeadline(deadline)
 		var m pp.Message
 		err := p.dec.Decode(&m)
 		var ne net.Error
@@ -76,13 +87,33 @@ func (p *rawPeer) offers() (haveAll, haveNone bool, haves []int) {
 	}
 }
 
+// waitFor reads messages until one of type typ, for at most 5 s.
+func (p *rawPeer) waitFor(typ pp.MessageType) {
+	p.t.Helper()
+	p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var m pp.Message
+		if err := p.dec.Decode(&m); err != nil {
+			p.t.Fatalf("waiting for %v: %v", typ, err)
+		}
+		if !m.Keepalive && m.Type == typ {
+			return
+		}
+	}
+}
+
 func (p *rawPeer) have(pieces ...int) {
 	p.t.Helper()
 	for _, i := range pieces {
-		b, _ := pp.Message{Type: pp.Have, Index: pp.Integer(i)}.MarshalBinary()
-		if _, err := p.conn.Write(b); err != nil {
-			p.t.Fatal(err)
-		}
+		p.send(pp.Message{Type: pp.Have, Index: pp.Integer(i)})
+	}
+}
+
+func (p *rawPeer) send(m pp.Message) {
+	p.t.Helper()
+	b, _ := m.MarshalBinary()
+	if _, err := p.conn.Write(b); err != nil {
+		p.t.Fatal(err)
 	}
 }
 
@@ -170,6 +201,58 @@ func TestSuperSeedOffers(t *testing.T) {
 			t.Errorf("piece %d offered again to the second peer was offered to %s", i, who)
 		}
 		offered[i] = "the second peer"
+	}
+}
+
+// TestSuperSeedWidensWhileIdle: once the seeder's upload has fallen to
+// less than half its best second, a peer that is interested but asks for
+// nothing more is offered more pieces, more at each look, each a piece it
+// was not offered and first the pieces no peer was offered; a peer that
+// is not interested is offered nothing more. (Transmission decides which
+// peers it is interested in every ten seconds: with fixed windows the
+// seeder sat idle while its peers waited on each other.)
+func TestSuperSeedWidensWhileIdle(t *testing.T) {
+	const pieces = 320 // 5 MiB in 16 KiB pieces
+	port, ih := seedForTest(t, true, pieces)
+	a := dialPeer(t, port, ih)
+	_, _, aOffers := a.offers()
+	b := dialPeer(t, port, ih)
+	_, _, bOffers := b.offers()
+	if len(aOffers) != 256 || len(bOffers) != 16 {
+		t.Fatalf("offered %d and %d pieces, want 256 and 16", len(aOffers), len(bOffers))
+	}
+	toA, toB := map[int]bool{}, map[int]bool{}
+	for _, i := range aOffers {
+		toA[i] = true
+	}
+	for _, i := range bOffers {
+		toB[i] = true
+	}
+
+	// b downloads its window, and then asks for nothing more.
+	b.send(pp.Message{Type: pp.Interested})
+	b.waitFor(pp.Unchoke)
+	for _, i := range bOffers {
+		b.send(pp.Message{Type: pp.Request, Index: pp.Integer(i), Begin: 0, Length: MinPieceLength})
+	}
+	// A second after its window was sent, the seeder's last second is
+	// below half its best: it looks once a second, and each look doubles
+	// what b is offered beyond its window (16 pieces, then 32).
+	_, _, more := b.offersUntil(time.Now().Add(3500 * time.Millisecond))
+	if len(more) < 2*16 {
+		t.Fatalf("the interested peer was offered %d more pieces in 3.5 s, want at least %d", len(more), 2*16)
+	}
+	for k, i := range more {
+		if toB[i] {
+			t.Errorf("piece %d offered to b again", i)
+		}
+		if toA[i] && k < pieces-256-16 {
+			t.Errorf("offer %d: piece %d was offered to a, while some were offered to no peer", k, i)
+		}
+		toB[i] = true
+	}
+	if _, _, aMore := a.offers(); len(aMore) != 0 {
+		t.Errorf("the peer that is not interested was offered %d more pieces", len(aMore))
 	}
 }
 

@@ -336,26 +336,10 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, we
 		if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
 			return scenario{}, err
 		}
-		args := append(aria2Common(dir),
-			"--follow-torrent=mem",
-			"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
-			"--enable-peer-exchange=true",
-			// aria2 announces over UDP only through its DHT socket: without
-			// DHT a UDP announce fails, and trying the next URL of the tier
-			// waits for the tracker watcher's next round (seconds). A
-			// default aria2, with DHT, would announce over UDP at once.
-			"--bt-exclude-tracker="+fmt.Sprintf("udp://%s:%d/announce", b.server().Addr, trackerPort),
-			// Seed until stopped, whatever the ratio.
-			"--seed-ratio=0.0",
-			"--bt-max-peers="+strconv.Itoa(max(55, len(hosts)+5)),
-			"--listen-port="+strconv.Itoa(peerPort),
-			"--on-bt-download-complete="+hook)
-		if b.opts.debugLog {
-			args = append(args, "--log-level=info", "--log="+filepath.Join(dir, "debug.log"))
+		cmd, err := b.clientCommand(ctx, h, dir, torrent, hook, len(hosts))
+		if err != nil {
+			return scenario{}, err
 		}
-		args = append(append(args, b.opts.aria2BT...), torrent)
-		cmd := h.Command(ctx, "aria2c", args...)
-		logTo(cmd, filepath.Join(dir, "aria2c.log"))
 		c := &client{cmd: cmd, dir: dir, exited: make(chan error, 1), start: time.Now()}
 		if err := cmd.Start(); err != nil {
 			return scenario{}, err
@@ -390,7 +374,7 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, we
 			select {
 			case err := <-c.exited:
 				c.exited <- err
-				b.logf("%s client %d exited before finishing: %v (log: %s)", name, i, err, filepath.Join(c.dir, "aria2c.log"))
+				b.logf("%s client %d exited before finishing: %v (log: %s)", name, i, err, filepath.Join(c.dir, "client.log"))
 				finished[i] = true
 				s.failed++
 				s.times[i] = time.Since(c.start)
@@ -494,6 +478,66 @@ func (b *bench) torrentWithoutWebSeeds(url string) (string, error) {
 		return "", err
 	}
 	return path, f.Close()
+}
+
+// clientCommand is the command of one BitTorrent client of a swarm,
+// downloading torrent (a URL or a file) into dir, running hook once it
+// has the whole file, then seeding until stopped. Its output goes to
+// client.log in dir.
+func (b *bench) clientCommand(ctx context.Context, h *netlab.Host, dir, torrent, hook string, swarm int) (*exec.Cmd, error) {
+	var cmd *exec.Cmd
+	switch b.opts.client {
+	case "transmission":
+		// transmission-cli takes its settings from a config directory.
+		// DHT and local discovery off, as for aria2; uTP off, so that every
+		// client speaks TCP as aria2 does (and reaches the stack's aria2c
+		// seeder); no ratio or idle limit: it seeds until stopped.
+		conf := filepath.Join(dir, "transmission")
+		settings := map[string]any{
+			"dht-enabled": false, "lpd-enabled": false, "pex-enabled": true, "utp-enabled": false,
+			"port-forwarding-enabled": false, "peer-port": peerPort,
+			"ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
+			"peer-limit-per-torrent": max(60, swarm+5), "peer-limit-global": max(240, swarm+5),
+			"download-dir": dir, "incomplete-dir-enabled": false, "rename-partial-files": false,
+		}
+		if b.opts.debugLog {
+			settings["message-level"] = 3 // debug
+		}
+		raw, err := json.Marshal(settings)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(conf, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(conf, "settings.json"), raw, 0o644); err != nil {
+			return nil, err
+		}
+		cmd = h.Command(ctx, "transmission-cli", "-g", conf, "-w", dir,
+			"-p", strconv.Itoa(peerPort), "-M", "-D", "-U", "-f", hook, torrent)
+	default:
+		args := append(aria2Common(dir),
+			"--follow-torrent=mem",
+			"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+			"--enable-peer-exchange=true",
+			// aria2 announces over UDP only through its DHT socket: without
+			// DHT a UDP announce fails, and trying the next URL of the tier
+			// waits for the tracker watcher's next round (seconds). A
+			// default aria2, with DHT, would announce over UDP at once.
+			"--bt-exclude-tracker="+fmt.Sprintf("udp://%s:%d/announce", b.server().Addr, trackerPort),
+			// Seed until stopped, whatever the ratio.
+			"--seed-ratio=0.0",
+			"--bt-max-peers="+strconv.Itoa(max(55, swarm+5)),
+			"--listen-port="+strconv.Itoa(peerPort),
+			"--on-bt-download-complete="+hook)
+		if b.opts.debugLog {
+			args = append(args, "--log-level=info", "--log="+filepath.Join(dir, "debug.log"))
+		}
+		args = append(append(args, b.opts.aria2BT...), torrent)
+		cmd = h.Command(ctx, "aria2c", args...)
+	}
+	logTo(cmd, filepath.Join(dir, "client.log"))
+	return cmd, nil
 }
 
 // aria2Common are the options of every aria2c run: no config file, no

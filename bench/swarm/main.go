@@ -41,6 +41,7 @@ type options struct {
 	webSeeds []bool
 	debugLog bool
 	aria2BT  []string
+	client   string
 	solo     bool
 	httpRun  bool
 	stack    bool
@@ -84,7 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.aria2BT = append(o.aria2BT, v)
 		return nil
 	})
-	fs.BoolVar(&o.debugLog, "aria2-log", false, "BitTorrent clients write an info-level log (debug.log) in their work directory (with -keep)")
+	fs.StringVar(&o.client, "client", "aria2", "BitTorrent client of the subscribers: aria2 (aria2c) or transmission (transmission-cli, uTP off)")
+	fs.BoolVar(&o.debugLog, "aria2-log", false, "BitTorrent clients log more: aria2 at info level into debug.log, transmission its debug messages into client.log, in their work directory (with -keep)")
 	webSeed := fs.String("webseed", "on", "lanseedd's torrent as served (on), stripped of every web seed (off), or both one after the other (with -lanseedd-config setting http.web_seed_mode: always, to see what a listed web seed costs)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs of every client and of lanseedd) and print its path")
 	fs.BoolVar(&o.check, "check", false, "exit 1 unless every client finished and lanseedd's slowest client beat HTTP's")
@@ -98,6 +100,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.client != "aria2" && o.client != "transmission" {
+		return o, fmt.Errorf("-client: want aria2 or transmission, got %q", o.client)
 	}
 	switch *webSeed {
 	case "on":
@@ -129,6 +134,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := exec.LookPath("aria2c"); err != nil {
 		return errors.New("needs aria2c (Debian package aria2)")
+	}
+	if _, err := exec.LookPath("transmission-cli"); err != nil && o.client == "transmission" {
+		return errors.New("-client transmission needs transmission-cli (Debian package transmission-cli)")
 	}
 	if o.stack {
 		for _, tool := range []string{"mktorrent", "opentracker"} {

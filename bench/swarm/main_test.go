@@ -17,10 +17,13 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.clients != 5 || o.size != 20<<20 || o.rate != "100mbit" || !o.check || len(o.webSeeds) != 1 || o.webSeeds[0] {
+	if o.clients != 5 || o.size != 20<<20 || o.rate != "100mbit" || !o.check || len(o.webSeeds) != 1 || o.webSeeds[0] || o.client != "aria2" {
 		t.Fatalf("parsed %+v", o)
 	}
-	for _, bad := range [][]string{{"-n", "0"}, {"-webseed", "maybe"}, {"-rate", "fast"}, {"extra"}} {
+	if o, err := parseFlags([]string{"-client", "transmission"}, io.Discard); err != nil || o.client != "transmission" {
+		t.Errorf("-client transmission: %+v, %v", o, err)
+	}
+	for _, bad := range [][]string{{"-n", "0"}, {"-webseed", "maybe"}, {"-rate", "fast"}, {"extra"}, {"-client", "utorrent"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) succeeded", bad)
 		}

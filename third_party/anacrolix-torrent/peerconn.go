@@ -101,9 +101,11 @@ type PeerConn struct {
 
 	// lanseedd: super-seeding (superseed.go). superSeeding is set when the
 	// connection's first messages offered no pieces; superSeedOffered holds
-	// the pieces offered since that the peer has not said it has.
+	// the pieces offered since that the peer has not said it has;
+	// superSeedExtra widens its window while the seed idles.
 	superSeeding     bool
 	superSeedOffered []pieceIndex
+	superSeedExtra   int
 
 	requestState requestStrategy.PeerRequestState
 

@@ -187,8 +187,10 @@ type Torrent struct {
 
 	connsWithAllPieces map[*Peer]struct{}
 	// lanseedd: per piece, the super-seeding connections offering it that
-	// have not heard the peer has it (superseed.go).
-	superSeedOffers []int
+	// have not heard the peer has it (superseed.go); superSeedWatching is
+	// set while superSeedWatch runs.
+	superSeedOffers   []int
+	superSeedWatching bool
 
 	// Last active PeerConn request for each chunk.
 	requestState map[RequestIndex]requestState
