@@ -46,7 +46,7 @@ const (
 // offered pieces about as fast as the seed's uplink empties. Measured
 // with 6 transmission-cli clients, 20 MiB over 20 Mbit/s links: the
 // slowest took 74 s with fixed windows, 43 s with every piece offered at
-// once.
+// once, 44 s with this; 20 aria2c clients were as fast as before.
 const (
 	superSeedIdle  = time.Second
 	superSeedCheck = 100 * time.Millisecond
