@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,40 +82,80 @@ func (b *bench) stack(ctx context.Context, timeout time.Duration) (scenario, err
 			return scenario{}, fmt.Errorf("opentracker does not answer (%v; logs in %s)", err, dir)
 		}
 	}
+	// The clients start once the tracker knows the seeder, as they would
+	// on the operator's LAN. Now and then opentracker forgets the torrent
+	// right after aria2c's first announce (its scrape answers no such
+	// torrent while aria2c got itself back as a peer), and aria2c
+	// announces again only half an hour later: such a seeder is started
+	// again, as an operator would restart it.
+	var stop func()
+	for attempt := 1; ; attempt++ {
+		var err error
+		stop, err = b.stackSeeder(ctx, dir, seedDir, torrent, scrape, ih, attempt)
+		if err == nil {
+			break
+		}
+		if attempt == stackSeederAttempts || ctx.Err() != nil {
+			return scenario{}, err
+		}
+		b.logf("stack: %v; starting aria2c again", err)
+	}
+	defer stop()
+	b.logf("stack: opentracker lists aria2c as a seeder of %s", ih.HexString())
+	return b.swarm(ctx, b.clients(), "stack", false, torrent, timeout)
+}
+
+// stackSeederAttempts is how many times the stack's aria2c is started
+// before the scenario gives up, stackSeederWait how long each start waits
+// for the tracker to list it.
+const (
+	stackSeederAttempts = 3
+	stackSeederWait     = 20 * time.Second
+)
+
+// stackSeeder starts the stack's aria2c and waits until the tracker lists
+// it as a seeder. It returns the function that stops it; on an error the
+// seeder is already stopped. Each attempt logs into its own file.
+func (b *bench) stackSeeder(ctx context.Context, dir, seedDir, torrent, scrape string, ih metainfo.Hash, attempt int) (stop func(), err error) {
+	log := filepath.Join(dir, "aria2c.log")
+	if attempt > 1 {
+		log = filepath.Join(dir, fmt.Sprintf("aria2c-%d.log", attempt))
+	}
 	seeder := b.server().Command(ctx, "aria2c", append(aria2Common(seedDir),
 		"--check-integrity=true", "--seed-ratio=0.0",
 		"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=true",
 		"--bt-max-peers="+strconv.Itoa(max(55, b.opts.clients+5)),
 		"--listen-port="+strconv.Itoa(stackSeederPort), torrent)...)
-	logTo(seeder, filepath.Join(dir, "aria2c.log"))
+	logTo(seeder, log)
 	if err := seeder.Start(); err != nil {
-		return scenario{}, fmt.Errorf("aria2c (the stack's seeder): %w", err)
+		return nil, fmt.Errorf("aria2c (the stack's seeder): %w", err)
 	}
-	seederExited := make(chan error, 1)
-	go func() { seederExited <- seeder.Wait() }()
-	defer stopClient(seeder, seederExited)
+	exited := make(chan error, 1)
+	go func() { exited <- seeder.Wait() }()
+	stop = func() { stopClient(seeder, exited) }
 
-	// The clients start once the tracker knows the seeder, as they would
-	// on the operator's LAN.
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(stackSeederWait)
 	for {
 		n, err := b.seeders(scrape, ih)
 		if err == nil && n > 0 {
-			break
+			return stop, nil
 		}
 		if time.Now().After(deadline) {
-			return scenario{}, fmt.Errorf("the stack's tracker lists no seeder after a minute (%v; logs in %s)", err, dir)
+			stop()
+			if err == nil {
+				err = errors.New("the scrape counts no seeder")
+			}
+			return nil, fmt.Errorf("the stack's tracker does not list aria2c %s after it started (%v; log: %s)", stackSeederWait, err, log)
 		}
 		select {
-		case err := <-seederExited:
-			return scenario{}, fmt.Errorf("the stack's aria2c exited: %v (log: %s)", err, filepath.Join(dir, "aria2c.log"))
+		case err := <-exited:
+			return nil, fmt.Errorf("the stack's aria2c exited: %v (log: %s)", err, log)
 		case <-ctx.Done():
-			return scenario{}, ctx.Err()
+			stop()
+			return nil, ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	b.logf("stack: opentracker lists aria2c as a seeder of %s", ih.HexString())
-	return b.swarm(ctx, b.clients(), "stack", false, torrent, timeout)
 }
 
 // seeders scrapes one infohash and returns its complete count.
