@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -100,5 +101,41 @@ func TestTimeline(t *testing.T) {
 	}
 	if timeline(ss[:1], 8e6, time.Second, 4*mb) != nil {
 		t.Error("one sample made rows")
+	}
+}
+
+// TestReportStack checks the stack's row, and that a stack that could not
+// be brought up leaves the row out and says why.
+func TestReportStack(t *testing.T) {
+	secs := func(xs ...float64) []time.Duration {
+		var d []time.Duration
+		for _, x := range xs {
+			d = append(d, time.Duration(x*float64(time.Second)))
+		}
+		return d
+	}
+	r := &report{
+		opts:     options{clients: 2, size: 20 << 20, rate: "100mbit", httpRun: true, stack: true},
+		http:     scenario{times: secs(8, 9), serverTx: 40 << 20},
+		stack:    scenario{times: secs(4, 5), serverTx: 30 << 20},
+		variants: []variant{{webSeed: true, solo: 2 * time.Second, swarm: scenario{times: secs(3, 4), serverTx: 24 << 20}}},
+	}
+	var b strings.Builder
+	r.print(&b)
+	if want := "| 4.0 s | 5.0 s | 2.50 | 30 MiB (1.5×) | as served | 0.80 |"; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks the stack's row\n%s\ngot\n%s", want, b.String())
+	}
+
+	r.stack, r.stackErr = scenario{}, errors.New("the stack's tracker does not list aria2c")
+	b.Reset()
+	r.print(&b)
+	if strings.Contains(b.String(), "| stack p50 |") {
+		t.Errorf("a stack that did not run has a row:\n%s", b.String())
+	}
+	if want := "The seeds' own stack could not run in this run: the stack's tracker does not list aria2c."; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks\n%s\ngot\n%s", want, b.String())
+	}
+	if err := r.chart(filepath.Join(t.TempDir(), "swarm.png")); err != nil {
+		t.Errorf("chart without the stack: %v", err)
 	}
 }

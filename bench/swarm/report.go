@@ -19,8 +19,12 @@ type report struct {
 	opts     options
 	http     scenario
 	stack    scenario
+	stackErr error // the stack could not be brought up: no stack row
 	variants []variant
 }
+
+// hasStack tells whether the run has a row of the seeds' stack.
+func (r *report) hasStack() bool { return r.opts.stack && r.stackErr == nil }
 
 // solo is the fastest time one lanseedd client alone took: the link's
 // limit for one client, which the swarm is measured against.
@@ -82,7 +86,10 @@ func (r *report) print(w io.Writer) {
 			httpP50, httpMax, v.name(), sec(v.swarm.p50()), sec(v.swarm.max()), solo,
 			ratio, soloRatio, httpTx, copies(v.swarm.serverTx))
 	}
-	if r.opts.stack {
+	if r.stackErr != nil {
+		fmt.Fprintf(w, "\nThe seeds' own stack could not run in this run: %v.\n", r.stackErr)
+	}
+	if r.hasStack() {
 		fmt.Fprintf(w, "\nThe seeds' own stack in the same run (mktorrent's torrent, opentracker with a whitelist, a seeding aria2c):\n\n")
 		fmt.Fprintf(w, "| stack p50 | stack max | stack max / solo | server upload, stack | lanseedd torrent | lanseedd max / stack max |\n")
 		fmt.Fprintf(w, "|---:|---:|---:|---:|---|---:|\n")
@@ -157,7 +164,7 @@ func (r *report) chart(path string) error {
 	if r.opts.httpRun {
 		all = append(all, series{"plain HTTP from the server", r.http, color.RGBA{R: 200, G: 60, B: 40, A: 255}, draw.CircleGlyph{}})
 	}
-	if r.opts.stack {
+	if r.hasStack() {
 		all = append(all, series{"the seeds' stack (mktorrent, opentracker, aria2c)", r.stack, color.RGBA{R: 140, G: 80, B: 170, A: 255}, draw.CrossGlyph{}})
 	}
 	slowest := max(r.http.max(), r.stack.max())

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,68 +60,81 @@ func (b *bench) stack(ctx context.Context, timeout time.Duration) (scenario, err
 		return scenario{}, err
 	}
 
-	port := strconv.Itoa(stackTrackerPort)
-	tracker := b.server().Command(ctx, "opentracker", "-i", addr, "-p", port, "-P", port,
-		"-u", "nobody", "-d", dir, "-w", "/whitelist.txt")
-	logTo(tracker, filepath.Join(dir, "opentracker.log"))
-	if err := tracker.Start(); err != nil {
-		return scenario{}, fmt.Errorf("opentracker: %w", err)
-	}
-	defer func() {
-		tracker.Process.Signal(syscall.SIGTERM)
-		tracker.Wait()
-	}()
-	// The seeder starts once the tracker answers: aria2c's announce to a
-	// tracker not listening yet is retried only a minute or more later.
-	scrape := fmt.Sprintf("http://%s:%d/scrape?info_hash=%s", addr, stackTrackerPort, url.QueryEscape(string(ih[:])))
-	for up := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		_, err := b.seeders(scrape, ih)
-		if err == nil {
-			break
-		}
-		if time.Now().After(up) {
-			return scenario{}, fmt.Errorf("opentracker does not answer (%v; logs in %s)", err, dir)
-		}
-	}
 	// The clients start once the tracker knows the seeder, as they would
 	// on the operator's LAN. Now and then opentracker forgets the torrent
 	// right after aria2c's first announce (its scrape answers no such
 	// torrent while aria2c got itself back as a peer), and aria2c
-	// announces again only half an hour later: such a seeder is started
-	// again, as an operator would restart it.
+	// announces again only half an hour later: then both are started
+	// again, as an operator would restart them.
+	scrape := fmt.Sprintf("http://%s:%d/scrape?info_hash=%s", addr, stackTrackerPort, url.QueryEscape(string(ih[:])))
 	var stop func()
 	for attempt := 1; ; attempt++ {
 		var err error
-		stop, err = b.stackSeeder(ctx, dir, seedDir, torrent, scrape, ih, attempt)
+		stop, err = b.stackServers(ctx, dir, seedDir, torrent, scrape, ih, attempt)
 		if err == nil {
 			break
 		}
-		if attempt == stackSeederAttempts || ctx.Err() != nil {
+		if attempt == stackAttempts || ctx.Err() != nil {
 			return scenario{}, err
 		}
-		b.logf("stack: %v; starting aria2c again", err)
+		b.logf("stack: %v; starting opentracker and aria2c again", err)
 	}
 	defer stop()
 	b.logf("stack: opentracker lists aria2c as a seeder of %s", ih.HexString())
 	return b.swarm(ctx, b.clients(), "stack", false, torrent, timeout)
 }
 
-// stackSeederAttempts is how many times the stack's aria2c is started
-// before the scenario gives up, stackSeederWait how long each start waits
-// for the tracker to list it.
+// stackAttempts is how many times the stack's tracker and seeder are
+// started before the scenario gives up, stackSeederWait how long each
+// start waits for the tracker to list the seeder.
 const (
-	stackSeederAttempts = 3
-	stackSeederWait     = 20 * time.Second
+	stackAttempts   = 3
+	stackSeederWait = 20 * time.Second
 )
 
-// stackSeeder starts the stack's aria2c and waits until the tracker lists
-// it as a seeder. It returns the function that stops it; on an error the
-// seeder is already stopped. Each attempt logs into its own file.
-func (b *bench) stackSeeder(ctx context.Context, dir, seedDir, torrent, scrape string, ih metainfo.Hash, attempt int) (stop func(), err error) {
-	log := filepath.Join(dir, "aria2c.log")
+// stackServers starts the stack's opentracker, then its aria2c once the
+// tracker answers, and waits until the tracker lists aria2c as a seeder.
+// It returns the function that stops both; on an error both are already
+// stopped. Each attempt logs into its own files (opentracker-2.log,
+// aria2c-2.log, ...).
+func (b *bench) stackServers(ctx context.Context, dir, seedDir, torrent, scrape string, ih metainfo.Hash, attempt int) (stop func(), err error) {
+	suffix := ""
 	if attempt > 1 {
-		log = filepath.Join(dir, fmt.Sprintf("aria2c-%d.log", attempt))
+		suffix = "-" + strconv.Itoa(attempt)
 	}
+	port := strconv.Itoa(stackTrackerPort)
+	tracker := b.server().Command(ctx, "opentracker", "-i", b.server().Addr.String(), "-p", port, "-P", port,
+		"-u", "nobody", "-d", dir, "-w", "/whitelist.txt")
+	logTo(tracker, filepath.Join(dir, "opentracker"+suffix+".log"))
+	if err := tracker.Start(); err != nil {
+		return nil, fmt.Errorf("opentracker: %w", err)
+	}
+	trackerExited := make(chan error, 1)
+	go func() { trackerExited <- tracker.Wait() }()
+	stopTracker := func() {
+		tracker.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-trackerExited:
+		case <-time.After(5 * time.Second):
+			tracker.Process.Kill()
+			<-trackerExited
+		}
+	}
+
+	// The seeder starts once the tracker answers: aria2c's announce to a
+	// tracker not listening yet is retried only a minute or more later.
+	for up := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := b.seeders(scrape, ih)
+		if err == nil {
+			break
+		}
+		if time.Now().After(up) {
+			stopTracker()
+			return nil, fmt.Errorf("opentracker does not answer (%v; logs in %s)", err, dir)
+		}
+	}
+
+	log := filepath.Join(dir, "aria2c"+suffix+".log")
 	seeder := b.server().Command(ctx, "aria2c", append(aria2Common(seedDir),
 		"--check-integrity=true", "--seed-ratio=0.0",
 		"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=true",
@@ -128,11 +142,15 @@ func (b *bench) stackSeeder(ctx context.Context, dir, seedDir, torrent, scrape s
 		"--listen-port="+strconv.Itoa(stackSeederPort), torrent)...)
 	logTo(seeder, log)
 	if err := seeder.Start(); err != nil {
+		stopTracker()
 		return nil, fmt.Errorf("aria2c (the stack's seeder): %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- seeder.Wait() }()
-	stop = func() { stopClient(seeder, exited) }
+	stop = func() {
+		stopClient(seeder, exited)
+		stopTracker()
+	}
 
 	deadline := time.Now().Add(stackSeederWait)
 	for {
@@ -141,21 +159,55 @@ func (b *bench) stackSeeder(ctx context.Context, dir, seedDir, torrent, scrape s
 			return stop, nil
 		}
 		if time.Now().After(deadline) {
-			stop()
 			if err == nil {
 				err = errors.New("the scrape counts no seeder")
 			}
-			return nil, fmt.Errorf("the stack's tracker does not list aria2c %s after it started (%v; log: %s)", stackSeederWait, err, log)
+			probe := b.probeTracker(scrape, ih)
+			stop()
+			return nil, fmt.Errorf("the stack's tracker does not list aria2c %s after it started (%v; %s; logs: %s)", stackSeederWait, err, probe, dir)
 		}
 		select {
 		case err := <-exited:
+			stopTracker()
 			return nil, fmt.Errorf("the stack's aria2c exited: %v (log: %s)", err, log)
+		case err := <-trackerExited:
+			trackerExited <- err
+			stop()
+			return nil, fmt.Errorf("the stack's opentracker exited: %v (log: %s)", err, dir)
 		case <-ctx.Done():
 			stop()
 			return nil, ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// probeTracker tells, when the stack's tracker does not list its seeder,
+// whether the tracker takes announces at all: the bench announces itself
+// as a seeder (port 1, which no one dials), scrapes, and announces that it
+// stopped. It returns what it saw, for the error.
+func (b *bench) probeTracker(scrape string, ih metainfo.Hash) string {
+	announce := strings.Replace(scrape, "/scrape?", "/announce?", 1) +
+		"&peer_id=-LSPROBE-00000000000&port=1&uploaded=0&downloaded=0&left=0&compact=1"
+	get := func(u string) (string, error) {
+		resp, err := b.hc.Get(u)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Sprintf("%s %q", resp.Status, body), err
+	}
+	got, err := get(announce + "&event=started")
+	if err != nil {
+		return fmt.Sprintf("a probe announce from the bench failed: %v", err)
+	}
+	n, err := b.seeders(scrape, ih)
+	get(announce + "&event=stopped")
+	if err != nil {
+		return fmt.Sprintf("a probe announce from the bench got %s, then the scrape failed: %v", got, err)
+	}
+	return fmt.Sprintf("a probe announce from the bench got %s, then the scrape counted %d seeders", got, n)
 }
 
 // seeders scrapes one infohash and returns its complete count.
