@@ -471,3 +471,34 @@ func TestFilesLsStreams(t *testing.T) {
 		t.Errorf("first row's path at column %d, header's PATH at %d", got, col)
 	}
 }
+
+// TestRunLineReused: the catalog commands take run's flags too, so that a
+// run line turns into a migrate, files, nodes or verify line by its verb;
+// their help does not list them, and status (whose -admin is the daemon's
+// address to ask) keeps its own.
+func TestRunLineReused(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	content := filepath.Join(dir, "films")
+	os.Mkdir(content, 0o755)
+	os.WriteFile(filepath.Join(content, "a.mkv"), []byte("film"), 0o644)
+	line := []string{"-state", filepath.Join(dir, "state"), "-content", content,
+		"-public-url", "http://fileserver.lan", "-http", ":8080", "-tracker", ":6969", "-peer-port", "6881",
+		"-web-seed-mode", "off", "-super-seed=false", "-node", "hall-a"}
+	for _, verb := range [][]string{{"migrate"}, {"migrate", "status"}, {"files", "add", "a.mkv"}, {"files", "ls"}, {"nodes"}, {"verify", "-n"}} {
+		code, out, errs := runCLI(t, append(slices.Clone(verb), line...)...)
+		if code != 0 {
+			t.Errorf("%q with run's flags: exit %d\nstdout:\n%s\nstderr:\n%s", verb, code, out, errs)
+		}
+		_, help, _ := runCLI(t, verb[0], "-h")
+		if strings.Contains(help, "public-url") || !strings.Contains(help, "-catalog") {
+			t.Errorf("%s -h lists run's flags or lacks its own:\n%s", verb[0], help)
+		}
+	}
+	if _, out, _ := runCLI(t, append([]string{"files", "ls"}, line...)...); !strings.Contains(out, "a.mkv") {
+		t.Errorf("files ls after files add with run's flags:\n%s", out)
+	}
+	if code, _, errs := runCLI(t, "migrate", "-state", filepath.Join(dir, "state"), "-content", content, "-peer-port", "many"); code != 2 || !strings.Contains(errs, `"--peer-port" flag: want a whole number`) {
+		t.Errorf("migrate -peer-port many: exit %d, %s; want 2 and the flag's error", code, errs)
+	}
+}

@@ -28,6 +28,7 @@ are picked up by the daemon like rows the site adds.`,
 		RunE: verbs,
 	}
 	configFlags(files.PersistentFlags(), l)
+	runFlagsToo(files.PersistentFlags(), l)
 
 	add := &cobra.Command{
 		Use:   "add [flags] PATH…",

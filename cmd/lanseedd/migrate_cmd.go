@@ -58,6 +58,7 @@ PostgreSQL or MySQL catalog must be migrated before 'lanseedd run').`,
 		RunE: up,
 	}
 	configFlags(migrate.PersistentFlags(), l)
+	runFlagsToo(migrate.PersistentFlags(), l)
 	migrate.AddCommand(&cobra.Command{
 		Use:   "up",
 		Short: "install or upgrade (the same as no verb)",

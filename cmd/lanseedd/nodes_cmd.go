@@ -57,6 +57,7 @@ taken out of service stays listed, down, until it is forgotten.`,
 		},
 	}
 	configFlags(nodes.PersistentFlags(), l)
+	runFlagsToo(nodes.PersistentFlags(), l)
 	nodes.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per node")
 	forget := &cobra.Command{
 		Use:   "forget NAME…",

@@ -215,6 +215,21 @@ func daemonFlags(fs *pflag.FlagSet, l *loader) {
 	fs.MarkHidden("webseed-mode")
 }
 
+// runFlagsToo gives a command that reads the configuration `lanseedd run`'s
+// flags as well, hidden from its help, so that an operator can turn a run
+// line into a migrate, files, nodes or verify line by changing the verb.
+// They set keys of the configuration that every command reads, as the
+// config file and the environment do, and a command uses what it needs
+// (only run and check-config check the daemon's settings).
+func runFlagsToo(fs *pflag.FlagSet, l *loader) {
+	run := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	daemonFlags(run, l)
+	run.VisitAll(func(f *pflag.Flag) {
+		f.Hidden = true
+		fs.AddFlag(f)
+	})
+}
+
 // loadConfig loads a command's configuration and prints the warnings about
 // the environment on stderr.
 func loadConfig(cmd *cobra.Command, l *loader) (Config, error) {

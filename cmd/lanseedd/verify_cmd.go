@@ -43,6 +43,7 @@ func verifyCommand() *cobra.Command {
 		},
 	}
 	configFlags(cmd.Flags(), l)
+	runFlagsToo(cmd.Flags(), l)
 	cmd.Flags().IntVar(&workers, "workers", 0, "hashing goroutines (default seeder.hash_workers: 0, one per core)")
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "report only; leave the rows as they are")
 	return cmd
