@@ -169,7 +169,7 @@ func (c Config) Validate() error {
 	case c.MaxLoaded < 1:
 		return fmt.Errorf("seeder.max_loaded: must be >= 1, got %d", c.MaxLoaded)
 	}
-	if err := c.checkApart(); err != nil {
+	if err := c.CheckApart(); err != nil {
 		return err
 	}
 	for _, a := range c.ExtraAnnounce {
@@ -189,10 +189,27 @@ func validPieceLength(n int64) bool {
 	return n >= MinPieceLength && n <= MaxPieceLength && n&(n-1) == 0
 }
 
-// checkApart refuses a state directory inside the content root, and a
+// CheckOutside refuses a file lanseedd writes, named by its config key,
+// inside the content root: lanseedd must never write to content.
+func (c Config) CheckOutside(key, path string) error {
+	content, err := realPath(c.ContentRoot)
+	if err != nil {
+		return fmt.Errorf("seeder.content_root: %w", err)
+	}
+	p, err := realPath(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	if within(content, p) {
+		return fmt.Errorf("%s: %s is inside seeder.content_root %s; lanseedd writes there and must never write to content: keep them apart", key, path, c.ContentRoot)
+	}
+	return nil
+}
+
+// CheckApart refuses a state directory inside the content root, and a
 // content root inside the state directory: lanseedd writes its state and
 // must never write to content, nor publish its own files.
-func (c Config) checkApart() error {
+func (c Config) CheckApart() error {
 	content, err := realPath(c.ContentRoot)
 	if err != nil {
 		return fmt.Errorf("seeder.content_root: %w", err)

@@ -46,6 +46,17 @@ func parseDSN(dsn string) (dialect, rest string, err error) {
 	return t.dialect, dsn, nil
 }
 
+// SQLiteFile returns the file of a SQLite catalog DSN, and false for a
+// catalog on a server (or a DSN that does not parse).
+func SQLiteFile(dsn string) (string, bool) {
+	t, err := parseTarget(dsn)
+	if err != nil || t.dialect != "sqlite" {
+		return "", false
+	}
+	path, _, _ := strings.Cut(t.path, "?")
+	return path, true
+}
+
 func parseTarget(dsn string) (target, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd/internal/dbtest"
+	"github.com/lanseedd/lanseedd/internal/snapshot"
 	"github.com/lanseedd/lanseedd/publish"
 	"github.com/lanseedd/lanseedd/seeder"
 )
@@ -128,17 +129,18 @@ func TestHelpAndExitCodes(t *testing.T) {
 func TestReadCommandsCreateNothing(t *testing.T) {
 	isolate(t)
 	dir := t.TempDir()
-	state := filepath.Join(dir, "state")
+	state, content := filepath.Join(dir, "state"), filepath.Join(dir, "content")
+	os.Mkdir(content, 0o755)
 	cfgFile := filepath.Join(dir, "lanseedd.yml")
-	os.WriteFile(cfgFile, []byte("seeder:\n  state_dir: "+state+"\n  content_root: "+dir+"\n"), 0o600)
+	os.WriteFile(cfgFile, []byte("seeder:\n  state_dir: "+state+"\n  content_root: "+content+"\n"), 0o600)
 	for _, read := range [][]string{{"files", "ls"}, {"status"}, {"migrate", "status"}, {"verify"}, {"migrate", "uninstall"}, {"files", "rm", "1"}} {
 		for _, how := range []struct {
 			name string
 			args []string
 			env  map[string]string
 		}{
-			{"flag", []string{"-state", state, "-content", dir}, nil},
-			{"environment", nil, map[string]string{"LANSEEDD_SEEDER_STATE_DIR": state, "LANSEEDD_SEEDER_CONTENT_ROOT": dir}},
+			{"flag", []string{"-state", state, "-content", content}, nil},
+			{"environment", nil, map[string]string{"LANSEEDD_SEEDER_STATE_DIR": state, "LANSEEDD_SEEDER_CONTENT_ROOT": content}},
 			{"config file", []string{"-config", cfgFile}, nil},
 		} {
 			for k, v := range how.env {
@@ -156,7 +158,7 @@ func TestReadCommandsCreateNothing(t *testing.T) {
 			}
 		}
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 		t.Errorf("files left behind: %v", entries)
 	}
 }
@@ -500,5 +502,36 @@ func TestRunLineReused(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "migrate", "-state", filepath.Join(dir, "state"), "-content", content, "-peer-port", "many"); code != 2 || !strings.Contains(errs, `"--peer-port" flag: want a whole number`) {
 		t.Errorf("migrate -peer-port many: exit %d, %s; want 2 and the flag's error", code, errs)
+	}
+}
+
+// TestCatalogCommandsNeverWriteContent: the commands that open the catalog
+// without the daemon refuse, as run does, a state directory or an embedded
+// SQLite catalog inside the content root, and leave the content as it was.
+func TestCatalogCommandsNeverWriteContent(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	content := filepath.Join(dir, "films")
+	os.Mkdir(content, 0o755)
+	os.WriteFile(filepath.Join(content, "a.mkv"), []byte("film"), 0o644)
+	snapshot.Guard(t, content)
+	outside := filepath.Join(dir, "state")
+	for _, where := range []struct {
+		name, key string
+		args      []string
+	}{
+		{"state inside content", "seeder.state_dir", []string{"-state", filepath.Join(content, ".lanseedd"), "-content", content}},
+		{"SQLite catalog inside content", "catalog.dsn", []string{"-state", outside, "-content", content, "-catalog", "sqlite:" + filepath.Join(content, "catalog.db")}},
+	} {
+		for _, cmd := range [][]string{{"migrate"}, {"migrate", "status"}, {"files", "add", "a.mkv"}, {"files", "ls"},
+			{"files", "rm", "1"}, {"nodes"}, {"nodes", "forget", "x"}, {"status"}, {"verify"}, {"run"}, {"check-config"}} {
+			code, _, errs := runCLI(t, append(slices.Clone(cmd), where.args...)...)
+			if code != 78 || !strings.Contains(errs, where.key+": ") || !strings.Contains(errs, "must never write to content") {
+				t.Errorf("%s: %q: exit %d, stderr:\n%s\nwant exit 78 naming %s", where.name, cmd, code, errs, where.key)
+			}
+		}
+	}
+	if code, out, errs := runCLI(t, "files", "add", "-state", outside, "-content", content, "a.mkv"); code != 0 {
+		t.Errorf("files add with the state outside the content: exit %d\n%s%s", code, out, errs)
 	}
 }

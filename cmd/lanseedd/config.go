@@ -46,7 +46,6 @@ func (c Config) seederConfig() seeder.Config {
 	sc.Publish = c.Publish
 	sc.Node = c.Node.Name
 	sc.Mirror, sc.MirrorMinFree = c.Node.Mirror, c.Node.MirrorMinFree
-	sc.Mirror, sc.MirrorMinFree = c.Node.Mirror, c.Node.MirrorMinFree
 	return sc
 }
 
@@ -170,6 +169,30 @@ func DefaultConfig() Config {
 	}
 }
 
+// validateCatalog checks what the commands that open the catalog without
+// running the daemon (files, migrate, nodes, status, verify) depend on:
+// the catalog's settings, and that neither an embedded SQLite catalog nor
+// the state directory is inside the content root, which lanseedd never
+// writes to.
+func (c Config) validateCatalog() error {
+	if err := c.Catalog.Validate(); err != nil {
+		return err
+	}
+	if err := c.Seeder.CheckApart(); err != nil {
+		return err
+	}
+	return c.checkCatalogFile()
+}
+
+// checkCatalogFile refuses an embedded SQLite catalog inside the content
+// root: SQLite writes the file and its journal beside it.
+func (c Config) checkCatalogFile() error {
+	if path, ok := store.SQLiteFile(c.Catalog.DSN); ok {
+		return c.Seeder.CheckOutside("catalog.dsn", path)
+	}
+	return nil
+}
+
 // Validate checks every part, naming the key of the first bad value.
 func (c Config) Validate() error {
 	if err := c.Node.Validate(); err != nil {
@@ -179,6 +202,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Seeder.Validate(); err != nil {
+		return err
+	}
+	if err := c.checkCatalogFile(); err != nil {
 		return err
 	}
 	if err := c.Publish.Validate(); err != nil {

@@ -185,7 +185,7 @@ func openCatalog(cmd *cobra.Command, l *loader, create bool) (*store.Store, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Catalog.Validate(); err != nil {
+	if err := cfg.validateCatalog(); err != nil {
 		return nil, configError{err}
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -19,7 +19,7 @@ func migrateCommand() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		if err := cfg.Catalog.Validate(); err != nil {
+		if err := cfg.validateCatalog(); err != nil {
 			return nil, configError{err}
 		}
 		logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))

@@ -76,7 +76,7 @@ func statusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := cfg.Catalog.Validate(); err != nil {
+			if err := cfg.validateCatalog(); err != nil {
 				return configError{err}
 			}
 			st, err := openStore(cmd.Context(), cfg, slog.New(slog.DiscardHandler), false)

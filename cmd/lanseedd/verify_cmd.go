@@ -50,7 +50,7 @@ func verifyCommand() *cobra.Command {
 }
 
 func runVerify(ctx context.Context, cfg Config, ids []string, workers int, dryRun bool, stdout, stderr io.Writer) error {
-	if err := cfg.Catalog.Validate(); err != nil {
+	if err := cfg.validateCatalog(); err != nil {
 		return configError{err}
 	}
 	st, err := openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), false)
