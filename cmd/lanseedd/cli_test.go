@@ -475,9 +475,9 @@ func TestFilesLsStreams(t *testing.T) {
 }
 
 // TestRunLineReused: the catalog commands take run's flags too, so that a
-// run line turns into a migrate, files, nodes or verify line by its verb;
-// their help does not list them, and status (whose -admin is the daemon's
-// address to ask) keeps its own.
+// run line turns into a migrate, files, nodes, status or verify line by its
+// verb; their help does not list them, and status keeps its own -admin (the
+// daemon's address to ask, the same key).
 func TestRunLineReused(t *testing.T) {
 	isolate(t)
 	dir := t.TempDir()
@@ -487,7 +487,7 @@ func TestRunLineReused(t *testing.T) {
 	line := []string{"-state", filepath.Join(dir, "state"), "-content", content,
 		"-public-url", "http://fileserver.lan", "-http", ":8080", "-tracker", ":6969", "-peer-port", "6881",
 		"-web-seed-mode", "off", "-super-seed=false", "-node", "hall-a"}
-	for _, verb := range [][]string{{"migrate"}, {"migrate", "status"}, {"files", "add", "a.mkv"}, {"files", "ls"}, {"nodes"}, {"verify", "-n"}} {
+	for _, verb := range [][]string{{"migrate"}, {"migrate", "status"}, {"files", "add", "a.mkv"}, {"files", "ls"}, {"nodes"}, {"status"}, {"verify", "-n"}} {
 		code, out, errs := runCLI(t, append(slices.Clone(verb), line...)...)
 		if code != 0 {
 			t.Errorf("%q with run's flags: exit %d\nstdout:\n%s\nstderr:\n%s", verb, code, out, errs)

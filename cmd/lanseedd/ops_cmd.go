@@ -97,6 +97,7 @@ func statusCommand() *cobra.Command {
 	}
 	configFlags(cmd.Flags(), l)
 	l.bind(cmd.Flags(), "admin", "admin.listen", "the daemon's admin address")
+	runFlagsToo(cmd.Flags(), l)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }

@@ -217,7 +217,8 @@ func daemonFlags(fs *pflag.FlagSet, l *loader) {
 
 // runFlagsToo gives a command that reads the configuration `lanseedd run`'s
 // flags as well, hidden from its help, so that an operator can turn a run
-// line into a migrate, files, nodes or verify line by changing the verb.
+// line into a migrate, files, nodes, status or verify line by changing the
+// verb.
 // They set keys of the configuration that every command reads, as the
 // config file and the environment do, and a command uses what it needs
 // (only run and check-config check the daemon's settings).
@@ -225,6 +226,9 @@ func runFlagsToo(fs *pflag.FlagSet, l *loader) {
 	run := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	daemonFlags(run, l)
 	run.VisitAll(func(f *pflag.Flag) {
+		if fs.Lookup(f.Name) != nil {
+			return // the command's own (status's -admin), for the same key
+		}
 		f.Hidden = true
 		fs.AddFlag(f)
 	})
