@@ -218,8 +218,7 @@ func daemonFlags(fs *pflag.FlagSet, l *loader) {
 // runFlagsToo gives a command that reads the configuration `lanseedd run`'s
 // flags as well, hidden from its help, so that an operator can turn a run
 // line into a migrate, files, nodes, status or verify line by changing the
-// verb.
-// They set keys of the configuration that every command reads, as the
+// verb. They set keys of the configuration that every command reads, as the
 // config file and the environment do, and a command uses what it needs
 // (only run and check-config check the daemon's settings).
 func runFlagsToo(fs *pflag.FlagSet, l *loader) {
