@@ -479,11 +479,7 @@ func TestFilesLsStreams(t *testing.T) {
 // verb; their help does not list them, and status keeps its own -admin (the
 // daemon's address to ask, the same key).
 func TestRunLineReused(t *testing.T) {
-	isolate(t)
-	dir := t.TempDir()
-	content := filepath.Join(dir, "films")
-	os.Mkdir(content, 0o755)
-	os.WriteFile(filepath.Join(content, "a.mkv"), []byte("film"), 0o644)
+	dir, content := filmsDir(t)
 	line := []string{"-state", filepath.Join(dir, "state"), "-content", content,
 		"-public-url", "http://fileserver.lan", "-http", ":8080", "-tracker", ":6969", "-peer-port", "6881",
 		"-web-seed-mode", "off", "-super-seed=false", "-node", "hall-a"}
@@ -509,11 +505,7 @@ func TestRunLineReused(t *testing.T) {
 // without the daemon refuse, as run does, a state directory or an embedded
 // SQLite catalog inside the content root, and leave the content as it was.
 func TestCatalogCommandsNeverWriteContent(t *testing.T) {
-	isolate(t)
-	dir := t.TempDir()
-	content := filepath.Join(dir, "films")
-	os.Mkdir(content, 0o755)
-	os.WriteFile(filepath.Join(content, "a.mkv"), []byte("film"), 0o644)
+	dir, content := filmsDir(t)
 	snapshot.Guard(t, content)
 	outside := filepath.Join(dir, "state")
 	for _, where := range []struct {
@@ -534,4 +526,20 @@ func TestCatalogCommandsNeverWriteContent(t *testing.T) {
 	if code, out, errs := runCLI(t, "files", "add", "-state", outside, "-content", content, "a.mkv"); code != 0 {
 		t.Errorf("files add with the state outside the content: exit %d\n%s%s", code, out, errs)
 	}
+}
+
+// filmsDir isolates the test and makes a directory holding a content root,
+// films, with one file, a.mkv.
+func filmsDir(t *testing.T) (dir, content string) {
+	t.Helper()
+	isolate(t)
+	dir = t.TempDir()
+	content = filepath.Join(dir, "films")
+	if err := os.Mkdir(content, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(content, "a.mkv"), []byte("film"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, content
 }
