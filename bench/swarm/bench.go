@@ -559,7 +559,8 @@ func aria2Common(dir string) []string {
 }
 
 // stopClient ends an aria2c with SIGTERM (it tells the tracker it
-// stopped), or SIGKILL when that takes too long.
+// stopped), or SIGKILL when that takes too long; the stack's opentracker
+// too. exited gets back what it held, for a later stop.
 func stopClient(cmd *exec.Cmd, exited chan error) {
 	if cmd.Process == nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,5 +138,25 @@ func TestReportStack(t *testing.T) {
 	}
 	if err := r.chart(filepath.Join(t.TempDir(), "swarm.png")); err != nil {
 		t.Errorf("chart without the stack: %v", err)
+	}
+}
+
+// TestEscapeBytes: every byte of an infohash is sent as %XX, a 0x20 byte
+// too (opentracker reads "+" as a plus sign, not as a space).
+func TestEscapeBytes(t *testing.T) {
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	got := escapeBytes(all)
+	if len(got) != 3*len(all) || strings.ContainsAny(got, "+ ") {
+		t.Fatalf("escapeBytes: %d bytes, %q", len(got), got[:60])
+	}
+	back, err := url.PathUnescape(got)
+	if err != nil || back != string(all) {
+		t.Errorf("escapeBytes does not decode back: %v", err)
+	}
+	if got := escapeBytes([]byte{0x20, 'a', 0xff}); got != "%20%61%FF" {
+		t.Errorf("escapeBytes(\" a\\xff\") = %q", got)
 	}
 }
