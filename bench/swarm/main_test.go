@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"github.com/anacrolix/torrent/metainfo"
 	"io"
 	"net/url"
 	"os"
@@ -141,22 +142,19 @@ func TestReportStack(t *testing.T) {
 	}
 }
 
-// TestEscapeBytes: every byte of an infohash is sent as %XX, a 0x20 byte
-// too (opentracker reads "+" as a plus sign, not as a space).
-func TestEscapeBytes(t *testing.T) {
-	all := make([]byte, 256)
-	for i := range all {
-		all[i] = byte(i)
+// TestInfohashParam: a 0x20 byte of an infohash is sent as %20, never as
+// "+" (which opentracker reads as a plus sign), and the parameter decodes
+// back to the infohash.
+func TestInfohashParam(t *testing.T) {
+	var ih metainfo.Hash
+	for i := range ih {
+		ih[i] = byte(0x20 + i*12)
 	}
-	got := escapeBytes(all)
-	if len(got) != 3*len(all) || strings.ContainsAny(got, "+ ") {
-		t.Fatalf("escapeBytes: %d bytes, %q", len(got), got[:60])
+	got := infohashParam(ih)
+	if strings.ContainsAny(got, "+ ") || !strings.HasPrefix(got, "%20") {
+		t.Fatalf("infohashParam = %q", got)
 	}
-	back, err := url.PathUnescape(got)
-	if err != nil || back != string(all) {
-		t.Errorf("escapeBytes does not decode back: %v", err)
-	}
-	if got := escapeBytes([]byte{0x20, 'a', 0xff}); got != "%20%61%FF" {
-		t.Errorf("escapeBytes(\" a\\xff\") = %q", got)
+	if back, err := url.PathUnescape(got); err != nil || back != string(ih[:]) {
+		t.Errorf("infohashParam does not decode back: %q, %v", back, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -60,7 +61,7 @@ func (b *bench) stack(ctx context.Context, timeout time.Duration) (scenario, err
 
 	// The clients start once the tracker knows the seeder, as they would
 	// on the operator's LAN.
-	scrape := fmt.Sprintf("http://%s:%d/scrape?info_hash=%s", addr, stackTrackerPort, escapeBytes(ih[:]))
+	scrape := fmt.Sprintf("http://%s:%d/scrape?info_hash=%s", addr, stackTrackerPort, infohashParam(ih))
 	stop, err := b.stackServers(ctx, dir, seedDir, torrent, scrape, ih)
 	if err != nil {
 		return scenario{}, err
@@ -70,16 +71,12 @@ func (b *bench) stack(ctx context.Context, timeout time.Duration) (scenario, err
 	return b.swarm(ctx, b.clients(), "stack", false, torrent, timeout)
 }
 
-// escapeBytes percent-encodes every byte of b, as BitTorrent clients send
-// an infohash. url.QueryEscape would write a 0x20 byte as "+", which
-// opentracker does not read as a space: the scrape of an infohash holding
-// one (one in thirteen) would then name another torrent.
-func escapeBytes(b []byte) string {
-	var sb strings.Builder
-	for _, c := range b {
-		fmt.Fprintf(&sb, "%%%02X", c)
-	}
-	return sb.String()
+// infohashParam is an infohash as a query parameter. url.QueryEscape
+// writes a 0x20 byte as "+", which opentracker reads as a plus sign: the
+// scrape of an infohash holding one (one in thirteen) would name another
+// torrent. Clients write it %20.
+func infohashParam(ih metainfo.Hash) string {
+	return strings.ReplaceAll(url.QueryEscape(string(ih[:])), "+", "%20")
 }
 
 // stackSeederWait is how long the stack's seeder may take to be listed by
