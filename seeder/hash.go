@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
+	"github.com/lanseedd/lanseedd/internal/sha1x8"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,15 +36,20 @@ func PieceLength(total int64) int64 {
 	return pl
 }
 
-// A worker takes runs of consecutive pieces of about hashRun bytes, so that
-// each one reads sequentially and both cores stay busy to the end of one
-// big file. Data is read in chunks of readChunk bytes, small enough to
-// stay in the CPU cache between read and hash, or spans of at least mapMin
-// bytes are mapped read-only and hashed in place, with no copy from the
-// page cache. Which is cheaper depends on the machine, so HashPieces
-// measures both on its first runs (see chooser). Shorter spans (a small
-// file of a directory, where a map's two syscalls and TLB flush save a
-// short copy) are always read.
+// A worker takes runs of consecutive pieces of about hashRun bytes (and at
+// least eight pieces, one for each lane of sha1x8), so that each one reads
+// sequentially and both cores stay busy to the end of one big file. Data is
+// read in chunks of readChunk bytes, small enough to stay in the CPU cache
+// between read and hash, or spans of at least mapMin bytes are mapped
+// read-only and hashed in place, with no copy from the page cache. Which is
+// cheaper depends on the machine, so HashPieces measures both on its first
+// runs (see chooser). Shorter spans (a small file of a directory, where a
+// map's two syscalls and TLB flush save a short copy) are always read.
+//
+// Where sha1x8 runs on the CPU, eight whole pieces are hashed at once: in
+// place where a map holds them, or read (see readLanes). The rest, and
+// every piece where it does not run, go through crypto/sha1 one piece
+// after another.
 const (
 	hashRun   = 4 << 20
 	mapMin    = 256 << 10
@@ -87,7 +93,7 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 	}
 	numPieces := (total + pieceLength - 1) / pieceLength
 	out := make([]byte, numPieces*sha1.Size)
-	perRun := max(1, hashRun/pieceLength)
+	perRun := max(sha1x8.Lanes, hashRun/pieceLength)
 	runs := (numPieces + perRun - 1) / perRun
 	workers = int(min(int64(workers), max(runs, 1)))
 
@@ -103,6 +109,10 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 			r := spanReader{files: files, sequential: true}
 			defer r.close()
 			ph := pieceHasher{h: sha1.New(), pieceLength: pieceLength, total: total, out: out}
+			if sha1x8.Fast && pieceLength%sha1x8.BlockSize == 0 {
+				ph.x8 = new(sha1x8.Digest)
+				ph.x8.Reset()
+			}
 			for ctx.Err() == nil {
 				run := next.Add(1) - 1
 				if run >= runs {
@@ -110,10 +120,9 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 				}
 				first := run * perRun
 				start, end := first*pieceLength, min((first+perRun)*pieceLength, total)
-				ph.piece = first
 				r.mapOK = choose.mapRun(run)
 				began := time.Now()
-				if err := r.each(start, end-start, ph.write); err != nil {
+				if err := ph.run(&r, start, end); err != nil {
 					cancel(err)
 					return
 				}
@@ -135,14 +144,99 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 // piece on, and writes each piece's hash into out as the piece ends.
 type pieceHasher struct {
 	h                  hash.Hash
+	x8                 *sha1x8.Digest // nil where it is slower than h
 	pieceLength, total int64
 	out                []byte
 	piece              int64 // the piece being hashed
 	filled             int64 // its bytes hashed so far
+	eight              int64 // pieces hashed by x8
+}
+
+// run hashes the whole pieces in [start, end) of r's files.
+func (ph *pieceHasher) run(r *spanReader, start, end int64) error {
+	pl := ph.pieceLength
+	ph.piece, ph.filled = start/pl, 0
+	if ph.x8 != nil && !r.mapOK {
+		for start+sha1x8.Lanes*pl <= end {
+			ok, err := ph.readLanes(r, start)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			start += sha1x8.Lanes * pl
+		}
+	}
+	// Mapped, write gets whole pieces eight at a time where it can.
+	return r.each(start, end-start, ph.write)
+}
+
+// laneBuffer is what readLanes reads eight pieces into: all of each, in
+// order, when they fit (however many files they span), or else a chunk of
+// each in turn.
+const laneBuffer = 1 << 20
+
+// readLanes hashes the eight whole pieces from off on, read into r's lane
+// buffer, and says false if it cannot: big pieces read a chunk at a time
+// must be in one file, or each chunk would open as many files.
+func (ph *pieceHasher) readLanes(r *spanReader, off int64) (bool, error) {
+	pl := ph.pieceLength
+	chunk := int64(laneBuffer / sha1x8.Lanes)
+	if pl <= chunk {
+		chunk = pl
+	} else if pl%chunk != 0 || !oneFile(r.files, off, sha1x8.Lanes*pl) {
+		return false, nil
+	}
+	if r.lanes == nil {
+		r.lanes = make([]byte, laneBuffer)
+	}
+	var lanes [sha1x8.Lanes][]byte
+	for o := int64(0); o < pl; o += chunk {
+		if chunk == pl {
+			// Whole pieces: consecutive, so one read per file.
+			if err := r.readAt(r.lanes[:sha1x8.Lanes*pl], off); err != nil {
+				return true, err
+			}
+		}
+		for j := range lanes {
+			lanes[j] = r.lanes[int64(j)*chunk : int64(j+1)*chunk]
+			if chunk < pl {
+				if err := r.readAt(lanes[j], off+int64(j)*pl+o); err != nil {
+					return true, err
+				}
+			}
+		}
+		ph.x8.Write(&lanes)
+	}
+	ph.sum8()
+	return true, nil
+}
+
+// sum8 writes the sums of the eight pieces from ph.piece on, hashed into
+// ph.x8, and moves on past them.
+func (ph *pieceHasher) sum8() {
+	var sums [sha1x8.Lanes][sha1.Size]byte
+	ph.x8.Sum(&sums)
+	for j := range sums {
+		copy(ph.out[(ph.piece+int64(j))*sha1.Size:], sums[j][:])
+	}
+	ph.piece += sha1x8.Lanes
+	ph.eight += sha1x8.Lanes
 }
 
 func (ph *pieceHasher) write(b []byte) {
+	pl := ph.pieceLength
 	for len(b) > 0 {
+		if ph.x8 != nil && ph.filled == 0 && int64(len(b)) >= sha1x8.Lanes*pl && (ph.piece+sha1x8.Lanes)*pl <= ph.total {
+			var lanes [sha1x8.Lanes][]byte
+			for j := range lanes {
+				lanes[j], b = b[:pl], b[pl:]
+			}
+			ph.x8.Write(&lanes)
+			ph.sum8()
+			continue
+		}
 		n := min(int64(len(b)), ph.pieceLength-ph.filled)
 		ph.h.Write(b[:n])
 		b, ph.filled = b[n:], ph.filled+n
@@ -163,6 +257,7 @@ type spanReader struct {
 	cur        *File // the file f is open on
 	f          *os.File
 	buf        []byte // for spans that are read, not mapped
+	lanes      []byte // for pieces read eight at a time
 }
 
 // each calls fn with the bytes of [off, off+length) of the files'
@@ -180,6 +275,32 @@ func (r *spanReader) each(off, length int64, fn func([]byte)) error {
 			}
 		}
 		return r.read(f, fl, fileOff, n, fn)
+	})
+}
+
+// oneFile says whether [off, off+length) of the files' concatenation lies in
+// one file.
+func oneFile(files []File, off, length int64) bool {
+	n := 0
+	eachSpan(files, off, length, func(*File, int64, int64) error { n++; return nil })
+	return n == 1
+}
+
+// readAt reads len(b) bytes at off of the files' concatenation into b.
+func (r *spanReader) readAt(b []byte, off int64) error {
+	return eachSpan(r.files, off, int64(len(b)), func(fl *File, fileOff, n int64) error {
+		f, err := r.open(fl)
+		if err != nil {
+			return err
+		}
+		if _, err := f.ReadAt(b[:n], fileOff); err != nil {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("read %s: %w", fl.Abs, ErrShrank)
+			}
+			return fmt.Errorf("read %s: %w", fl.Abs, err)
+		}
+		b = b[n:]
+		return nil
 	})
 }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha1"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/lanseedd/lanseedd/internal/sha1x8"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
 )
 
@@ -53,6 +55,62 @@ func TestHashPiecesMatchesSequentialHashing(t *testing.T) {
 			}
 			if last != l.Total {
 				t.Errorf("progress ended at %d of %d", last, l.Total)
+			}
+		}
+	}
+}
+
+// TestPiecesEightAtOnce hashes a tree every way a run can go: mapped or
+// read, with sha1x8 or without, pieces of 16 KiB (eight of them span small
+// files) to 1 MiB (read a chunk of each in turn, or one after the other
+// where eight span two files). The sums must be crypto/sha1's, and where
+// sha1x8 runs it must have hashed most pieces.
+func TestPiecesEightAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "tree")
+	os.MkdirAll(root, 0o755)
+	var all []byte
+	sizes := []int{9<<20 + 17, 5000, 100 << 10, 0, 3 << 20}
+	for range 20 {
+		sizes = append(sizes, 5000)
+	}
+	for i, n := range sizes {
+		all = append(all, writeFile(t, filepath.Join(root, fmt.Sprintf("f%02d", i)), n)...)
+	}
+	snapshot.Guard(t, dir)
+	l, err := Scan(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fast := range []bool{false, true} {
+		if fast && !sha1x8.Fast {
+			t.Log("sha1x8 does not run on this CPU")
+			continue
+		}
+		for _, pl := range []int64{16 << 10, 64 << 10, 256 << 10, 1 << 20} {
+			for _, mapOK := range []bool{false, true} {
+				out := make([]byte, (l.Total+pl-1)/pl*sha1.Size)
+				ph := pieceHasher{h: sha1.New(), pieceLength: pl, total: l.Total, out: out}
+				if fast {
+					ph.x8 = new(sha1x8.Digest)
+					ph.x8.Reset()
+				}
+				r := spanReader{files: l.Files, mapOK: mapOK}
+				perRun := max(sha1x8.Lanes, hashRun/pl)
+				for start := int64(0); start < l.Total; start += perRun * pl {
+					if err := ph.run(&r, start, min(start+perRun*pl, l.Total)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				r.close()
+				name := fmt.Sprintf("sha1x8 %v, pieces of %d, mapOK %v", fast, pl, mapOK)
+				if string(out) != string(naivePieces(all, int(pl))) {
+					t.Fatalf("%s: sums differ from crypto/sha1's", name)
+				}
+				pieces := int64(len(out) / sha1.Size)
+				if fast && ph.eight < pieces/2 || !fast && ph.eight != 0 {
+					t.Errorf("%s: %d of %d pieces hashed eight at a time", name, ph.eight, pieces)
+				}
 			}
 		}
 	}
