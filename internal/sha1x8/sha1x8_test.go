@@ -1,8 +1,12 @@
 package sha1x8
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -114,5 +118,24 @@ func BenchmarkSHA1(b *testing.B) {
 		for j := range p {
 			sha1.Sum(p[j])
 		}
+	}
+}
+
+// TestGenerated: block_amd64.s is what asm_gen.go writes.
+func TestGenerated(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "block_amd64.s")
+	if b, err := exec.Command("go", "run", "asm_gen.go", "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("go run asm_gen.go: %v\n%s", err, b)
+	}
+	want, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("block_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("block_amd64.s differs from what asm_gen.go writes: run go generate ./internal/sha1x8")
 	}
 }
