@@ -15,6 +15,7 @@ import (
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
+	"github.com/lanseedd/lanseedd/torrentfile"
 	"golang.org/x/time/rate"
 )
 
@@ -149,7 +150,7 @@ func newClient(cfg Config, logger *slog.Logger, changed func(metainfo.Hash, int)
 // seed adds a torrent whose data is the layout's files, all pieces complete.
 // It announces to trackers only (not to the torrent's own announce list:
 // our tracker lists this seeder without it).
-func (c *client) seed(mi *metainfo.MetaInfo, l Layout, trackers [][]string) (metainfo.Hash, error) {
+func (c *client) seed(mi *metainfo.MetaInfo, l torrentfile.Layout, trackers [][]string) (metainfo.Hash, error) {
 	ih := mi.HashInfoBytes()
 	c.mu.Lock()
 	defer c.mu.Unlock()

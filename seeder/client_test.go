@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // TestSeedKeepsAnnounceList: the client announces to one URL per tier, but
@@ -21,11 +23,11 @@ func TestSeedKeepsAnnounceList(t *testing.T) {
 		t.Fatal(err)
 	}
 	tier := []string{"http://127.0.0.1:1/announce", "udp://127.0.0.1:1/announce"}
-	mi, err := Create(context.Background(), file, CreateOptions{Announce: [][]string{slices.Clone(tier)}})
+	mi, err := torrentfile.Create(context.Background(), file, torrentfile.CreateOptions{Announce: [][]string{slices.Clone(tier)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := Scan(file)
+	l, err := torrentfile.Scan(file)
 	if err != nil {
 		t.Fatal(err)
 	}

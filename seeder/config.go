@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd/publish"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // Config holds the seeder's settings.
@@ -142,7 +143,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("seeder.hash_workers: must be >= 0, got %d", c.HashWorkers)
 	case c.Parallel < 1:
 		return fmt.Errorf("seeder.parallel: must be >= 1, got %d", c.Parallel)
-	case c.PieceLength != 0 && !validPieceLength(c.PieceLength):
+	case c.PieceLength != 0 && !torrentfile.ValidPieceLength(c.PieceLength):
 		return fmt.Errorf("seeder.piece_length: must be 0 (automatic) or a power of two from 16 KiB to 16 MiB, got %d", c.PieceLength)
 	case c.QuietPeriod < 0 || c.QuietPeriod > time.Hour:
 		return fmt.Errorf("seeder.quiet_period: must be 0..1h, got %s", c.QuietPeriod)
@@ -185,10 +186,6 @@ func validIP(s string) bool {
 	return err == nil
 }
 
-func validPieceLength(n int64) bool {
-	return n >= MinPieceLength && n <= MaxPieceLength && n&(n-1) == 0
-}
-
 // CheckOutside refuses a file lanseedd writes, named by its config key,
 // inside the content root: lanseedd must never write to content.
 func (c Config) CheckOutside(key, path string) error {
@@ -200,7 +197,7 @@ func (c Config) CheckOutside(key, path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)
 	}
-	if within(content, p) {
+	if torrentfile.Within(content, p) {
 		return fmt.Errorf("%s: %s is inside seeder.content_root %s; lanseedd writes there and must never write to content: keep them apart", key, path, c.ContentRoot)
 	}
 	return nil
@@ -219,9 +216,9 @@ func (c Config) CheckApart() error {
 		return fmt.Errorf("seeder.state_dir: %w", err)
 	}
 	switch {
-	case within(content, state):
+	case torrentfile.Within(content, state):
 		return fmt.Errorf("seeder.state_dir: %s is inside seeder.content_root %s; lanseedd writes there and must never write to content: keep them apart", c.StateDir, c.ContentRoot)
-	case within(state, content):
+	case torrentfile.Within(state, content):
 		return fmt.Errorf("seeder.content_root: %s is inside seeder.state_dir %s: keep them apart", c.ContentRoot, c.StateDir)
 	}
 	return nil

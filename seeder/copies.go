@@ -8,6 +8,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // A ready row another node hashed (Row.Foreign) is seeded here only once
@@ -64,7 +65,7 @@ func (s *Seeder) lookChanged(ctx context.Context) {
 		if row.Node == "" || row.Node == s.cfg.Node {
 			return
 		}
-		if _, err := Resolve(s.cfg.ContentRoot, row.Path); err == nil {
+		if _, err := torrentfile.Resolve(s.cfg.ContentRoot, row.Path); err == nil {
 			s.log.Info("another node found no file; it is here", "file_id", row.FileID, "path", row.Path, "node", row.Node)
 			if err := s.requeue(ctx, row.FileID, ""); err != nil && ctx.Err() == nil {
 				s.log.Warn("requeue failed", "file_id", row.FileID, "err", err)
@@ -147,11 +148,11 @@ func (s *Seeder) copyCurrent(row lanseedd.Row) bool {
 	case "":
 		return false
 	case lanseedd.CopyMissing:
-		abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+		abs, err := torrentfile.Resolve(s.cfg.ContentRoot, row.Path)
 		if err == nil {
-			_, err = ScanBeneath(s.cfg.ContentRoot, abs)
+			_, err = torrentfile.ScanBeneath(s.cfg.ContentRoot, abs)
 		}
-		return errors.Is(classifyStat(err), ErrMissing)
+		return errors.Is(torrentfile.Classify(err), torrentfile.ErrMissing)
 	}
 	_, err := s.unchanged(row)
 	return err == nil
@@ -194,7 +195,7 @@ func (s *Seeder) queueCheck(ctx context.Context, row lanseedd.Row, wait bool) {
 func (s *Seeder) checkCopy(ctx context.Context, row lanseedd.Row) {
 	log := s.log.With("file_id", row.FileID, "path", row.Path, "hashed_on", row.Node)
 	l, mi, err := s.build(ctx, row)
-	if s.cfg.Mirror && (errors.Is(err, ErrMissing) || (err == nil && mi.HashInfoBytes().HexString() != row.InfoHash)) {
+	if s.cfg.Mirror && (errors.Is(err, torrentfile.ErrMissing) || (err == nil && mi.HashInfoBytes().HexString() != row.InfoHash)) {
 		// No copy, or one of another version: fetched from the swarm.
 		if l, mi, err = s.fetch(ctx, row); err != nil {
 			if ctx.Err() != nil {
@@ -219,7 +220,7 @@ func (s *Seeder) checkCopy(ctx context.Context, row lanseedd.Row) {
 	case errors.As(err, &settling):
 		time.AfterFunc(settling.wait, func() { s.queueCheck(ctx, row, true) })
 		return
-	case errors.Is(err, ErrMissing):
+	case errors.Is(err, torrentfile.ErrMissing):
 		c.State, c.Error = lanseedd.CopyMissing, err.Error()
 	case err != nil:
 		c.State, c.Error, c.Fingerprint = lanseedd.CopyError, err.Error(), l.Fingerprint

@@ -10,6 +10,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // Seeding on demand. A ready row costs nothing in memory: the catalog is
@@ -212,7 +213,7 @@ func (s *Seeder) load(ctx context.Context, ih metainfo.Hash) error {
 }
 
 // seedRow adds row's torrent to the client and watches its files.
-func (s *Seeder) seedRow(row lanseedd.Row, mi *metainfo.MetaInfo, l Layout) error {
+func (s *Seeder) seedRow(row lanseedd.Row, mi *metainfo.MetaInfo, l torrentfile.Layout) error {
 	d := s.demand
 	d.mu.Lock()
 	defer d.mu.Unlock() // a torrent is loaded and unloaded under d.mu

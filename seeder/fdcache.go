@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"os"
 	"sync"
+
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // fdCache keeps up to max content files open read-only, least recently used
@@ -28,9 +30,9 @@ func newFDCache(max int) *fdCache {
 	return &fdCache{max: max, m: make(map[string]*cachedFD)}
 }
 
-// get returns fl opened read-only (see openFile); the caller must put it
-// back.
-func (c *fdCache) get(fl *File) (*cachedFD, error) {
+// get returns fl opened read-only (see torrentfile.OpenFile); the caller
+// must put it back.
+func (c *fdCache) get(fl *torrentfile.File) (*cachedFD, error) {
 	path := fl.Abs
 	c.mu.Lock()
 	if e, ok := c.m[path]; ok {
@@ -40,7 +42,7 @@ func (c *fdCache) get(fl *File) (*cachedFD, error) {
 		return e, nil
 	}
 	c.mu.Unlock()
-	f, _, err := openFile(fl)
+	f, _, err := torrentfile.OpenFile(fl)
 	if err != nil {
 		return nil, err
 	}

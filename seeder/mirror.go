@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // A mirror node (Config.Mirror) has no content of its own: its content
@@ -66,25 +67,25 @@ func (s *Seeder) SetOthersUp(since time.Time) {
 
 // fetch downloads row's torrent, verifies it, and moves it under the
 // mirror root at the row's path.
-func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (Layout, *metainfo.MetaInfo, error) {
+func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (torrentfile.Layout, *metainfo.MetaInfo, error) {
 	if !filepath.IsLocal(row.Path) {
-		return Layout{}, nil, fmt.Errorf("%w: %q", ErrBadPath, row.Path)
+		return torrentfile.Layout{}, nil, fmt.Errorf("%w: %q", torrentfile.ErrBadPath, row.Path)
 	}
 	if err := s.room(row.Size); err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
 	mi, err := s.fetchTorrent(ctx, row)
 	if err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
 	info, err := mi.UnmarshalInfo()
 	if err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
 	ih := mi.HashInfoBytes()
 	dir := filepath.Join(s.mirrorDir(), ih.HexString())
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
 	start := time.Now()
 	dst := filepath.Join(s.cfg.ContentRoot, row.Path)
@@ -95,21 +96,21 @@ func (s *Seeder) fetch(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	// Counted once the copy is in place (or the fetch given up).
 	defer s.fetched.Add(got.fetched)
 	if err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
 	if err := moveInto(filepath.Join(dir, info.BestName()), dst); err != nil {
-		return Layout{}, nil, fmt.Errorf("move into the mirror root: %w", err)
+		return torrentfile.Layout{}, nil, fmt.Errorf("move into the mirror root: %w", err)
 	}
 	os.RemoveAll(dir)
 	if err := os.MkdirAll(filepath.Dir(s.mirroredPath(row.FileID)), 0o750); err == nil {
 		writeFileAtomic(s.mirroredPath(row.FileID), []byte(row.Path), false)
 	}
-	l, err := ScanBeneath(s.cfg.ContentRoot, dst)
+	l, err := torrentfile.ScanBeneath(s.cfg.ContentRoot, dst)
 	if err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
-	if l, err = l.inOrderOf(&info); err != nil {
-		return Layout{}, nil, err
+	if l, err = l.InOrderOf(&info); err != nil {
+		return torrentfile.Layout{}, nil, err
 	}
 	s.log.Info("fetched into the mirror root", "file_id", row.FileID, "path", row.Path, "infohash", row.InfoHash,
 		"size", info.TotalLength(), "had", got.had, "fetched", got.fetched, "took", time.Since(start).Round(time.Millisecond))

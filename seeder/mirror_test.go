@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // TestReuseOld: the files of a mirror's old copy that the new version
@@ -34,7 +36,7 @@ func TestReuseOld(t *testing.T) {
 	put(old, "gone.bin", long)
 	put(old, "e04.bin", []byte("old"))
 	put(dir, "e04.bin", []byte("a try before"))
-	mi, err := Create(context.Background(), filepath.Join(newRoot, "show"), CreateOptions{})
+	mi, err := torrentfile.Create(context.Background(), filepath.Join(newRoot, "show"), torrentfile.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func TestReuseOld(t *testing.T) {
 		}
 	}
 	// A directory where the new version has a file is not reused.
-	single, err := Create(context.Background(), filepath.Join(newRoot, "show", "e01.bin"), CreateOptions{})
+	single, err := torrentfile.Create(context.Background(), filepath.Join(newRoot, "show", "e01.bin"), torrentfile.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // restore re-adds the ready rows whose files are unchanged since they were
@@ -86,10 +87,10 @@ func (s *Seeder) restore(ctx context.Context) error {
 // (empty, refused by the validator, outside the size limits), or requeues it
 // if the file changed while lanseedd was stopped.
 func (s *Seeder) restoreEmpty(ctx context.Context, row lanseedd.Row) {
-	var l Layout
-	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+	var l torrentfile.Layout
+	abs, err := torrentfile.Resolve(s.cfg.ContentRoot, row.Path)
 	if err == nil {
-		l, err = ScanBeneath(s.cfg.ContentRoot, abs)
+		l, err = torrentfile.ScanBeneath(s.cfg.ContentRoot, abs)
 	}
 	// Gone or changed while lanseedd was stopped: worked on again (it
 	// becomes missing, or is published), as nothing else would look.
@@ -117,17 +118,17 @@ var errContentChanged = errors.New("content changed since it was hashed")
 // unchanged stats a ready row's files (nothing of them is read) and
 // returns their layout, or errContentChanged if they are not those it was
 // hashed from.
-func (s *Seeder) unchanged(row lanseedd.Row) (Layout, error) {
-	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+func (s *Seeder) unchanged(row lanseedd.Row) (torrentfile.Layout, error) {
+	abs, err := torrentfile.Resolve(s.cfg.ContentRoot, row.Path)
 	if err != nil {
-		return Layout{}, err
+		return torrentfile.Layout{}, err
 	}
-	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
+	l, err := torrentfile.ScanBeneath(s.cfg.ContentRoot, abs)
 	if err != nil {
-		return Layout{}, err
+		return torrentfile.Layout{}, err
 	}
 	if l.Fingerprint != row.Fingerprint {
-		return Layout{}, errContentChanged
+		return torrentfile.Layout{}, errContentChanged
 	}
 	return l, nil
 }
@@ -136,33 +137,33 @@ func (s *Seeder) unchanged(row lanseedd.Row) (Layout, error) {
 // is read) and returns its stored torrent and layout, for loading. With
 // rewrite, the stored .torrent is rewritten if the announce or web seed
 // URLs changed in the configuration.
-func (s *Seeder) prepare(row lanseedd.Row, rewrite bool) (*metainfo.MetaInfo, Layout, error) {
+func (s *Seeder) prepare(row lanseedd.Row, rewrite bool) (*metainfo.MetaInfo, torrentfile.Layout, error) {
 	l, err := s.unchanged(row)
 	if err != nil {
-		return nil, Layout{}, err
+		return nil, torrentfile.Layout{}, err
 	}
 	path := s.TorrentFile(row.FileID)
 	stored, err := os.ReadFile(path)
 	if err != nil {
-		return nil, Layout{}, err
+		return nil, torrentfile.Layout{}, err
 	}
 	mi, err := metainfo.Load(bytes.NewReader(stored))
 	if err != nil {
-		return nil, Layout{}, fmt.Errorf("%s: %w", path, err)
+		return nil, torrentfile.Layout{}, fmt.Errorf("%s: %w", path, err)
 	}
 	info, err := mi.UnmarshalInfo()
 	if err != nil {
-		return nil, Layout{}, fmt.Errorf("%s: %w", path, err)
+		return nil, torrentfile.Layout{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if ih := mi.HashInfoBytes(); ih.HexString() != row.InfoHash {
-		return nil, Layout{}, fmt.Errorf("stored .torrent has infohash %s, catalog says %s", ih.HexString(), row.InfoHash)
+		return nil, torrentfile.Layout{}, fmt.Errorf("stored .torrent has infohash %s, catalog says %s", ih.HexString(), row.InfoHash)
 	}
-	if l, err = l.inOrderOf(&info); err != nil {
-		return nil, Layout{}, err
+	if l, err = l.InOrderOf(&info); err != nil {
+		return nil, torrentfile.Layout{}, err
 	}
 	if rewrite {
 		if err := s.rewriteURLs(path, stored, row, mi); err != nil {
-			return nil, Layout{}, err
+			return nil, torrentfile.Layout{}, err
 		}
 	}
 	return mi, l, nil

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // Rows whose failure may pass on its own (a link briefly pointing out of the
@@ -46,7 +47,7 @@ func permanent(root, rel string) bool {
 	if filepath.IsAbs(rel) {
 		abs = filepath.Clean(rel)
 	}
-	return !within(root, abs)
+	return !torrentfile.Within(root, abs)
 }
 
 // retries counts the failed attempts of rows that may heal and holds the

@@ -1,6 +1,7 @@
 // Package seeder turns catalog rows into torrents and seeds them read-only:
-// path resolution, parallel hashing, the .torrent directory, the BitTorrent
-// client and the reconcile loop between the catalog and the client.
+// the .torrent directory, the BitTorrent client, its read-only storage and
+// the reconcile loop between the catalog and the client. Reading content
+// and making torrents of it is package torrentfile's.
 package seeder
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/publish"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // Catalog is what the seeder needs of lanseedd's state table.
@@ -139,7 +141,7 @@ func New(cfg Config, cat Catalog, announce []string, webSeeds WebSeeds, logger *
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	root, err := CleanRoot(cfg.ContentRoot)
+	root, err := torrentfile.CleanRoot(cfg.ContentRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -426,12 +428,12 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 			return s.state.failed(fmt.Errorf("remove .torrent: %w", err))
 		}
 		res.State, res.Error = lanseedd.StateError, err.Error()
-		var watch *Layout
+		var watch *torrentfile.Layout
 		transient := false
 		switch {
-		case errors.Is(err, ErrMissing):
+		case errors.Is(err, torrentfile.ErrMissing):
 			res.State = lanseedd.StateMissing
-		case errors.Is(err, ErrEmpty), errors.Is(err, publish.ErrRejected), errors.Is(err, publish.ErrSize):
+		case errors.Is(err, torrentfile.ErrEmpty), errors.Is(err, publish.ErrRejected), errors.Is(err, publish.ErrSize):
 			// Watched like a seeded file: once it changes (gets content,
 			// is fixed, grows or shrinks), it is tried again.
 			watch, res.Name, res.Size, res.Fingerprint = &l, l.Name, l.Total, l.Fingerprint
@@ -503,23 +505,23 @@ func (s *Seeder) process(ctx context.Context, row lanseedd.Row) error {
 }
 
 // build resolves, scans and hashes a row's path.
-func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo.MetaInfo, error) {
-	abs, err := Resolve(s.cfg.ContentRoot, row.Path)
+func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (torrentfile.Layout, *metainfo.MetaInfo, error) {
+	abs, err := torrentfile.Resolve(s.cfg.ContentRoot, row.Path)
 	if err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
-	l, err := ScanBeneath(s.cfg.ContentRoot, abs)
-	if errors.Is(err, ErrChanged) {
-		return Layout{}, nil, s.unsettled(row.FileID, lanseedd.Fingerprint{})
+	l, err := torrentfile.ScanBeneath(s.cfg.ContentRoot, abs)
+	if errors.Is(err, torrentfile.ErrChanged) {
+		return torrentfile.Layout{}, nil, s.unsettled(row.FileID, lanseedd.Fingerprint{})
 	}
 	if err != nil {
-		return Layout{}, nil, classifyStat(err)
+		return torrentfile.Layout{}, nil, torrentfile.Classify(err)
 	}
 	if err := s.settled(row.FileID, l.Fingerprint); err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
 	if l.Total == 0 {
-		return l, nil, fmt.Errorf("%w: %s", ErrEmpty, abs)
+		return l, nil, fmt.Errorf("%w: %s", torrentfile.ErrEmpty, abs)
 	}
 	if err := s.cfg.Publish.CheckSize(l.Total); err != nil {
 		return l, nil, err
@@ -533,40 +535,30 @@ func (s *Seeder) build(ctx context.Context, row lanseedd.Row) (Layout, *metainfo
 	}
 	release, err := s.hashSlot(ctx, l.Total)
 	if err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
 	start := time.Now()
-	info, err := Info(ctx, l, s.cfg.PieceLength, s.cfg.HashWorkers)
+	info, err := torrentfile.Info(ctx, l, s.cfg.PieceLength, s.cfg.HashWorkers)
 	s.hashed.add(l.Total, time.Since(start))
 	release()
-	if errors.Is(err, ErrChanged) {
+	if errors.Is(err, torrentfile.ErrChanged) {
 		// A file was swapped between the scan and its open (for a link,
 		// a FIFO or another file): nothing of it was read; look again
 		// once it has settled.
-		return Layout{}, nil, s.unsettled(row.FileID, l.Fingerprint)
+		return torrentfile.Layout{}, nil, s.unsettled(row.FileID, l.Fingerprint)
 	}
 	if err != nil {
-		return Layout{}, nil, classifyStat(err)
+		return torrentfile.Layout{}, nil, torrentfile.Classify(err)
 	}
-	after, err := ScanBeneath(s.cfg.ContentRoot, abs)
+	after, err := torrentfile.ScanBeneath(s.cfg.ContentRoot, abs)
 	if err != nil || after.Fingerprint != l.Fingerprint || len(after.Files) != len(l.Files) {
-		return Layout{}, nil, s.unsettled(row.FileID, after.Fingerprint)
+		return torrentfile.Layout{}, nil, s.unsettled(row.FileID, after.Fingerprint)
 	}
-	ib, err := InfoBytes(info)
+	ib, err := torrentfile.InfoBytes(info)
 	if err != nil {
-		return Layout{}, nil, err
+		return torrentfile.Layout{}, nil, err
 	}
 	return l, MetaInfo(ib, s.announce, s.webSeedsOf(row)), nil
-}
-
-func classifyStat(err error) error {
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("%w: %v", ErrMissing, err)
-	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("%w: not readable: %v", ErrBadPath, err)
-	}
-	return err
 }
 
 // SetMagnetWebSeeds sets the web seeds the stored magnet of a row lists,
@@ -575,13 +567,13 @@ func classifyStat(err error) error {
 func (s *Seeder) SetMagnetWebSeeds(f WebSeeds) { s.magnetSeeds = f }
 
 // magnet is the magnet link recorded for a row seeded as mi.
-func (s *Seeder) magnet(row lanseedd.Row, mi *metainfo.MetaInfo, l Layout) string {
+func (s *Seeder) magnet(row lanseedd.Row, mi *metainfo.MetaInfo, l torrentfile.Layout) string {
 	if s.magnetSeeds != nil {
 		c := *mi
 		c.UrlList = s.magnetSeeds(row)
 		mi = &c
 	}
-	return Magnet(mi, l.Name, l.Total)
+	return torrentfile.Magnet(mi, l.Name, l.Total)
 }
 
 func (s *Seeder) webSeedsOf(row lanseedd.Row) []string {
@@ -692,7 +684,7 @@ func (s *Seeder) retryMissing(ctx context.Context) {
 		return
 	}
 	for _, r := range rows {
-		if _, err := Resolve(s.cfg.ContentRoot, r.Path); err == nil {
+		if _, err := torrentfile.Resolve(s.cfg.ContentRoot, r.Path); err == nil {
 			if err := s.cat.Requeue(ctx, r.FileID, ""); err != nil {
 				s.log.Warn("requeue failed", "file_id", r.FileID, "err", err)
 			}

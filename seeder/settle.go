@@ -2,21 +2,12 @@ package seeder
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 )
-
-// ErrEmpty says a row names an empty file (or a directory of empty files).
-// mktorrent makes a torrent of 0 pieces from one, and anacrolix and aria2
-// take it, but libtorrent (qBittorrent, Deluge) refuses it: "invalid length
-// of torrent". So lanseedd publishes nothing and says so; the file is
-// watched and hashed once it has content. `lanseedd create` still makes
-// such a torrent, as mktorrent does.
-var ErrEmpty = errors.New("nothing to seed: the file is empty (qBittorrent and other libtorrent clients refuse 0-byte torrents)")
 
 // settle is what the seeder knows of a file too fresh to publish.
 type settle struct {

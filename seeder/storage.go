@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/torrentfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,7 +59,7 @@ type roStorage struct {
 
 type roTorrent struct {
 	ih    metainfo.Hash
-	files []File
+	files []torrentfile.File
 
 	// Set by OpenTorrent from the info dictionary.
 	pieces      []byte
@@ -90,7 +90,7 @@ func newROStorage(openFiles int, notify func(metainfo.Hash, int)) *roStorage {
 }
 
 // register makes a layout available before the torrent is added.
-func (s *roStorage) register(ih metainfo.Hash, files []File) {
+func (s *roStorage) register(ih metainfo.Hash, files []torrentfile.File) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.torrents[ih] = &roTorrent{ih: ih, files: files, bad: make(map[int]bool)}
@@ -208,7 +208,7 @@ func (p *roPiece) checked() ([]byte, error) {
 // scan's is not read: errStatChanged.
 func (s *roStorage) read(t *roTorrent, b []byte, off int64, strict bool) ([]lanseedd.Fingerprint, error) {
 	var stamp []lanseedd.Fingerprint
-	err := eachSpan(t.files, off, int64(len(b)), func(fl *File, fileOff, n int64) error {
+	err := torrentfile.EachSpan(t.files, off, int64(len(b)), func(fl *torrentfile.File, fileOff, n int64) error {
 		e, fp, err := s.open(fl)
 		if err != nil {
 			return err
@@ -220,7 +220,7 @@ func (s *roStorage) read(t *roTorrent, b []byte, off int64, strict bool) ([]lans
 		}
 		if _, err := e.f.ReadAt(b[:n], fileOff); err != nil {
 			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("read %s: %w", fl.Abs, ErrShrank)
+				return fmt.Errorf("read %s: %w", fl.Abs, torrentfile.ErrShrank)
 			}
 			return fmt.Errorf("read %s: %w", fl.Abs, err)
 		}
@@ -233,7 +233,7 @@ func (s *roStorage) read(t *roTorrent, b []byte, off int64, strict bool) ([]lans
 // stamp returns the stat data of the files under a byte range.
 func (s *roStorage) stamp(t *roTorrent, off, length int64) ([]lanseedd.Fingerprint, error) {
 	var stamp []lanseedd.Fingerprint
-	err := eachSpan(t.files, off, length, func(fl *File, _, _ int64) error {
+	err := torrentfile.EachSpan(t.files, off, length, func(fl *torrentfile.File, _, _ int64) error {
 		e, fp, err := s.open(fl)
 		if err != nil {
 			return err
@@ -248,7 +248,7 @@ func (s *roStorage) stamp(t *roTorrent, off, length int64) ([]lanseedd.Fingerpri
 // open returns fl's cached descriptor and its current stat data. A cached
 // descriptor of another inode (the path was replaced since it was opened)
 // is dropped and the path opened again.
-func (s *roStorage) open(fl *File) (*cachedFD, lanseedd.Fingerprint, error) {
+func (s *roStorage) open(fl *torrentfile.File) (*cachedFD, lanseedd.Fingerprint, error) {
 	for retry := true; ; retry = false {
 		e, err := s.fds.get(fl)
 		if err != nil {
@@ -267,26 +267,6 @@ func (s *roStorage) open(fl *File) (*cachedFD, lanseedd.Fingerprint, error) {
 		}
 		return e, fp, nil
 	}
-}
-
-// eachSpan calls fn for each file under the byte range [off, off+length) of
-// the files' concatenation, with the offset and length inside that file.
-func eachSpan(files []File, off, length int64, fn func(fl *File, fileOff, n int64) error) error {
-	i := sort.Search(len(files), func(i int) bool { return files[i].Offset+files[i].Length > off })
-	for length > 0 {
-		if i >= len(files) {
-			return fmt.Errorf("read at %d: %w", off, io.ErrUnexpectedEOF)
-		}
-		fl := &files[i]
-		if n := min(length, fl.Offset+fl.Length-off); n > 0 {
-			if err := fn(fl, off-fl.Offset, n); err != nil {
-				return err
-			}
-			off, length = off+n, length-n
-		}
-		i++
-	}
-	return nil
 }
 
 func (p *roPiece) WriteAt([]byte, int64) (int, error) { return 0, ErrReadOnly }

@@ -15,6 +15,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // seededFile is a file registered with a read-only storage, as the client
@@ -40,15 +41,15 @@ func writeFile(tb testing.TB, path string, size int) []byte {
 
 func seedFile(tb testing.TB, path string, pieceLength int64, openFiles int) *seededFile {
 	tb.Helper()
-	l, err := Scan(path)
+	l, err := torrentfile.Scan(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	info, err := Info(context.Background(), l, pieceLength, 0)
+	info, err := torrentfile.Info(context.Background(), l, pieceLength, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ib, err := InfoBytes(info)
+	ib, err := torrentfile.InfoBytes(info)
 	if err != nil {
 		tb.Fatal(err)
 	}

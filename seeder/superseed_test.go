@@ -17,6 +17,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	pp "github.com/anacrolix/torrent/peer_protocol"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // rawPeer is a BitTorrent peer driven by hand with anacrolix's protocol
@@ -123,16 +124,16 @@ func seedForTest(t *testing.T, superSeed bool, n int) (int, metainfo.Hash) {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "a.bin")
-	data := make([]byte, n*MinPieceLength)
+	data := make([]byte, n*torrentfile.MinPieceLength)
 	rand.Read(data)
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mi, err := Create(context.Background(), file, CreateOptions{PieceLength: MinPieceLength})
+	mi, err := torrentfile.Create(context.Background(), file, torrentfile.CreateOptions{PieceLength: torrentfile.MinPieceLength})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := Scan(file)
+	l, err := torrentfile.Scan(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestSuperSeedWidensWhileIdle(t *testing.T) {
 	b.send(pp.Message{Type: pp.Interested})
 	b.waitFor(pp.Unchoke)
 	for _, i := range bOffers {
-		b.send(pp.Message{Type: pp.Request, Index: pp.Integer(i), Begin: 0, Length: MinPieceLength})
+		b.send(pp.Message{Type: pp.Request, Index: pp.Integer(i), Begin: 0, Length: torrentfile.MinPieceLength})
 	}
 	// A second after its window was sent, the seeder's last second is
 	// below half its best: it looks once a second, and each look doubles

@@ -12,6 +12,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // sweepPage is how many rows a sweep reads at once: memory stays the same
@@ -160,7 +161,7 @@ func (s *Seeder) sweep(ctx context.Context, rewrite bool) {
 
 // prepareChecked is prepare for the sweep: with rewrite the .torrent is
 // read and rewritten if need be; without, only the files are stat'ed.
-func (s *Seeder) prepareChecked(row lanseedd.Row, rewrite bool) (*metainfo.MetaInfo, Layout, error) {
+func (s *Seeder) prepareChecked(row lanseedd.Row, rewrite bool) (*metainfo.MetaInfo, torrentfile.Layout, error) {
 	if rewrite {
 		return s.prepare(row, true)
 	}

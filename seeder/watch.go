@@ -13,6 +13,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // watcher keeps the seeder in step with the filesystem: inotify on the
@@ -109,7 +110,7 @@ func newWatcher(root string, debounce time.Duration, logger *slog.Logger, requeu
 // nearest existing ancestor for the file to appear, and the directory of a
 // row in error for a change that may cure it. Rows whose error only an
 // edit of the row cures are not tracked (forget).
-func (w *watcher) track(fileID int64, path string, state lanseedd.State, l *Layout) {
+func (w *watcher) track(fileID int64, path string, state lanseedd.State, l *torrentfile.Layout) {
 	r := &watchedRow{fileID: fileID, path: path, state: state}
 	switch {
 	case l != nil:
@@ -159,7 +160,7 @@ func (w *watcher) track(fileID int64, path string, state lanseedd.State, l *Layo
 // watchLayout watches the directories of a ready row that is not loaded:
 // the one holding it and, for a directory row, every directory with files
 // in it.
-func (w *watcher) watchLayout(l *Layout) {
+func (w *watcher) watchLayout(l *torrentfile.Layout) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	add := func(dir string) {
@@ -212,10 +213,10 @@ func (w *watcher) ancestor(rel string) string {
 		p = filepath.Join(w.root, rel)
 	}
 	p = filepath.Clean(p)
-	if !within(w.root, p) {
+	if !torrentfile.Within(w.root, p) {
 		return ""
 	}
-	for p = filepath.Dir(p); within(w.root, p); p = filepath.Dir(p) {
+	for p = filepath.Dir(p); torrentfile.Within(w.root, p); p = filepath.Dir(p) {
 		if fi, err := lstatDir(p); err == nil && fi {
 			return p
 		}
@@ -428,7 +429,7 @@ func (w *watcher) check(r watchedRow) string {
 		}
 		return "file or directory changed; retrying"
 	}
-	abs, err := Resolve(w.root, r.path)
+	abs, err := torrentfile.Resolve(w.root, r.path)
 	if r.state == lanseedd.StateMissing {
 		if err != nil {
 			return stillMissing
@@ -441,7 +442,7 @@ func (w *watcher) check(r watchedRow) string {
 	case abs != r.abs:
 		return "path now names another file"
 	}
-	l, err := ScanBeneath(w.root, abs)
+	l, err := torrentfile.ScanBeneath(w.root, abs)
 	switch {
 	case err != nil:
 		return "file is gone"
@@ -455,7 +456,7 @@ func (w *watcher) check(r watchedRow) string {
 // resolves to, or why not, and the resolved file's identity, mode and
 // change time, which a chmod, a rename or a link replaced all move.
 func (w *watcher) probePath(rel string) string {
-	abs, err := Resolve(w.root, rel)
+	abs, err := torrentfile.Resolve(w.root, rel)
 	if err != nil {
 		return err.Error()
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // syncBuffer is a log destination safe for concurrent writers.
@@ -88,7 +89,7 @@ func startWatcher(tb testing.TB, root string, limit int, rescan time.Duration) (
 
 func trackFile(tb testing.TB, w *watcher, id int64, root, rel string) {
 	tb.Helper()
-	l, err := Scan(filepath.Join(root, rel))
+	l, err := torrentfile.Scan(filepath.Join(root, rel))
 	if err != nil {
 		tb.Fatal(err)
 	}

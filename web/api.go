@@ -10,7 +10,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
-	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // File is the JSON view of one catalog row. Its names are part of the
@@ -72,7 +72,7 @@ func describe(cfg Config, s Seeder, row lanseedd.Row) File {
 	if f.Magnet == "" {
 		// Rows made before magnet links were stored.
 		if mi, err := metainfo.LoadFromFile(s.TorrentFile(row.FileID)); err == nil {
-			f.Magnet = seeder.Magnet(mi, f.Name, row.Size)
+			f.Magnet = torrentfile.Magnet(mi, f.Name, row.Size)
 		}
 	}
 	f.Magnet = withTrackers(f.Magnet, s.Trackers())

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/anacrolix/torrent/metainfo"
-	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // WebSeedPrefix is where the public listener serves content as a BEP 19 web
@@ -113,9 +113,9 @@ func (p *Public) webSeed(w http.ResponseWriter, r *http.Request) {
 	// against what was published: a name resolved and then opened again
 	// could be swapped in between for a link out of the root, or a FIFO
 	// that would hold the request (and an OS thread) forever.
-	f, err := seeder.OpenPublished(p.seeder.ContentRoot(), row, rel)
+	f, err := torrentfile.OpenPublished(p.seeder.ContentRoot(), row, rel)
 	if err != nil {
-		if errors.Is(err, seeder.ErrMissing) || errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, torrentfile.ErrMissing) || errors.Is(err, fs.ErrNotExist) {
 			http.NotFound(w, r)
 			return
 		}

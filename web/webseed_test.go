@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd"
-	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
@@ -57,11 +57,11 @@ func newWebSeedFixture(tb testing.TB) *webSeedFixture {
 	os.Symlink("../film.bin", filepath.Join(fx.root, "Series", "in.bin"))
 	for id, rel := range map[int64]string{1: "film.bin", 2: "Series"} {
 		abs := filepath.Join(fx.root, rel)
-		l, err := seeder.ScanBeneath(fx.root, abs)
+		l, err := torrentfile.ScanBeneath(fx.root, abs)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		mi, err := seeder.Create(context.Background(), abs, seeder.CreateOptions{})
+		mi, err := torrentfile.Create(context.Background(), abs, torrentfile.CreateOptions{})
 		if err != nil {
 			tb.Fatal(err)
 		}

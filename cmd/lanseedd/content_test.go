@@ -15,7 +15,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
-	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // These tests drive the daemon through what happens to content on a real
@@ -341,7 +341,7 @@ func TestQuietPeriod(t *testing.T) {
 	if n := published.Load(); n > 0 {
 		t.Errorf("the growing file was ready %d times while still being written", n)
 	}
-	mi, err := seeder.Create(context.Background(), growing, seeder.CreateOptions{})
+	mi, err := torrentfile.Create(context.Background(), growing, torrentfile.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/torrentfile"
 	"github.com/lanseedd/lanseedd/web"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -67,8 +67,8 @@ type createFlags struct {
 }
 
 func create(ctx context.Context, path string, opt createFlags, stdout, stderr io.Writer) error {
-	o := seeder.CreateOptions{
-		Announce: seeder.AnnounceTiers(opt.announce),
+	o := torrentfile.CreateOptions{
+		Announce: torrentfile.AnnounceTiers(opt.announce),
 		WebSeeds: opt.webSeeds,
 		Private:  opt.private,
 		Source:   opt.source,
@@ -76,7 +76,7 @@ func create(ctx context.Context, path string, opt createFlags, stdout, stderr io
 		Workers:  opt.workers,
 	}
 	if opt.pieceLength != "auto" {
-		pl, err := seeder.ParsePieceLength(opt.pieceLength)
+		pl, err := torrentfile.ParsePieceLength(opt.pieceLength)
 		if err != nil {
 			return fmt.Errorf("create: -piece-length: %w", err)
 		}
@@ -109,7 +109,7 @@ func create(ctx context.Context, path string, opt createFlags, stdout, stderr io
 	bar := newProgressBar(stderr)
 	o.Progress = bar.update
 	start := time.Now()
-	mi, err := seeder.Create(ctx, path, o)
+	mi, err := torrentfile.Create(ctx, path, o)
 	bar.done()
 	if err != nil {
 		if opt.out != "-" {

@@ -347,7 +347,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 
 	began := time.Now()
 	_, w := start()
-	w.waitFor(t, "released the claims of a daemon that is gone", 20*time.Second)
+	w.sawOrWaitFor(t, "released the claims of a daemon that is gone", 20*time.Second)
 	for end := time.Now().Add(60 * time.Second); st != "ready" && time.Now().Before(end); {
 		time.Sleep(100 * time.Millisecond)
 		db.QueryRow("SELECT state FROM lanseedd_torrents WHERE file_id = 1").Scan(&st)

@@ -172,6 +172,19 @@ func (w *logWatcher) waitFor(t *testing.T, s string, timeout time.Duration) stri
 	}
 }
 
+// sawOrWaitFor is waitFor, but a line already read (by an earlier waitFor,
+// as start's for "lanseedd running") counts too: what the daemon logs as
+// it starts can come before or after that line.
+func (w *logWatcher) sawOrWaitFor(t *testing.T, s string, timeout time.Duration) string {
+	t.Helper()
+	for l := range strings.SplitSeq(w.all.String(), "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return w.waitFor(t, s, timeout)
+}
+
 // TestSignals runs the real binary: SIGTERM in the middle of hashing exits
 // cleanly within the bound and loses nothing (the row is pending again, and
 // is ready after a restart); SIGHUP re-reads the config.

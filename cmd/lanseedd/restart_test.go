@@ -13,7 +13,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
-	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
 // waitAllSeeding waits until every row is ready and seeded, and returns
@@ -184,12 +184,12 @@ func TestCreateCommand(t *testing.T) {
 	if !strings.HasPrefix(stdout.String(), mi.HashInfoBytes().HexString()) {
 		t.Errorf("stdout %q does not start with the infohash", stdout.String())
 	}
-	want, err := seeder.Create(context.Background(), path, seeder.CreateOptions{PieceLength: 256 << 10, Private: true})
+	want, err := torrentfile.Create(context.Background(), path, torrentfile.CreateOptions{PieceLength: 256 << 10, Private: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want.HashInfoBytes() != mi.HashInfoBytes() {
-		t.Error("the command and seeder.Create disagree")
+		t.Error("the command and torrentfile.Create disagree")
 	}
 	// An existing output file is not overwritten without -f.
 	if err := run(context.Background(), []string{"create", "-o", out, path}, &stdout, &stderr); err == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/seeder"
+	"github.com/lanseedd/lanseedd/torrentfile"
 	"github.com/lanseedd/lanseedd/web"
 	"github.com/spf13/cobra"
 )
@@ -58,7 +59,7 @@ func runVerify(ctx context.Context, cfg Config, ids []string, workers int, dryRu
 		return err
 	}
 	defer st.Close()
-	root, err := seeder.CleanRoot(cfg.Seeder.ContentRoot)
+	root, err := torrentfile.CleanRoot(cfg.Seeder.ContentRoot)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -97,7 +98,7 @@ func runVerify(ctx context.Context, cfg Config, ids []string, workers int, dryRu
 			fmt.Fprintf(stdout, "%d\tskipped (%s)\t%s\n", row.FileID, row.State, row.Path)
 			continue
 		}
-		n, err := seeder.Verify(ctx, root, seeder.TorrentPath(cfg.Seeder.StateDir, row.FileID), row, workers)
+		n, err := torrentfile.Verify(ctx, root, seeder.TorrentPath(cfg.Seeder.StateDir, row.FileID), row, workers)
 		hashed += n
 		switch {
 		case ctx.Err() != nil:
@@ -105,7 +106,7 @@ func runVerify(ctx context.Context, cfg Config, ids []string, workers int, dryRu
 		case err == nil:
 			fmt.Fprintf(stdout, "%d\tok\t%s\n", row.FileID, row.Path)
 			continue
-		case !errors.Is(err, seeder.ErrMismatch) && !errors.Is(err, seeder.ErrMissing) && !errors.Is(err, seeder.ErrBadPath):
+		case !errors.Is(err, torrentfile.ErrMismatch) && !errors.Is(err, torrentfile.ErrMissing) && !errors.Is(err, torrentfile.ErrBadPath):
 			return fmt.Errorf("verify row %d: %w", row.FileID, err)
 		}
 		changed++

@@ -1,4 +1,4 @@
-package seeder
+package torrentfile
 
 import (
 	"errors"
@@ -287,12 +287,12 @@ func OpenPublished(root string, row lanseedd.Row, file string) (*os.File, error)
 	return f, nil
 }
 
-// openFile opens a file of a layout for reading and returns its current
+// OpenFile opens a file of a layout for reading and returns its current
 // fingerprint. A layout scanned beneath a content root opens beneath it;
 // one made by Create (no root) opens its path as given, still without
 // blocking and only if it is a regular file. A file that is no longer a
 // regular file (a FIFO or a link in its place) is ErrChanged.
-func openFile(fl *File) (*os.File, lanseedd.Fingerprint, error) {
+func OpenFile(fl *File) (*os.File, lanseedd.Fingerprint, error) {
 	var (
 		f   *os.File
 		st  unix.Stat_t

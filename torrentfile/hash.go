@@ -1,4 +1,4 @@
-package seeder
+package torrentfile
 
 import (
 	"context"
@@ -34,6 +34,12 @@ func PieceLength(total int64) int64 {
 		pl *= 2
 	}
 	return pl
+}
+
+// ValidPieceLength says whether n is a piece length lanseedd makes: a
+// power of two from MinPieceLength to MaxPieceLength.
+func ValidPieceLength(n int64) bool {
+	return n >= MinPieceLength && n <= MaxPieceLength && n&(n-1) == 0
 }
 
 // A worker takes runs of consecutive pieces of about hashRun bytes (and at
@@ -263,7 +269,7 @@ type spanReader struct {
 // each calls fn with the bytes of [off, off+length) of the files'
 // concatenation, in order, in slices valid only during the call.
 func (r *spanReader) each(off, length int64, fn func([]byte)) error {
-	return eachSpan(r.files, off, length, func(fl *File, fileOff, n int64) error {
+	return EachSpan(r.files, off, length, func(fl *File, fileOff, n int64) error {
 		f, err := r.open(fl)
 		if err != nil {
 			return err
@@ -282,13 +288,13 @@ func (r *spanReader) each(off, length int64, fn func([]byte)) error {
 // one file.
 func oneFile(files []File, off, length int64) bool {
 	n := 0
-	eachSpan(files, off, length, func(*File, int64, int64) error { n++; return nil })
+	EachSpan(files, off, length, func(*File, int64, int64) error { n++; return nil })
 	return n == 1
 }
 
 // readAt reads len(b) bytes at off of the files' concatenation into b.
 func (r *spanReader) readAt(b []byte, off int64) error {
-	return eachSpan(r.files, off, int64(len(b)), func(fl *File, fileOff, n int64) error {
+	return EachSpan(r.files, off, int64(len(b)), func(fl *File, fileOff, n int64) error {
 		f, err := r.open(fl)
 		if err != nil {
 			return err
@@ -336,7 +342,7 @@ func (r *spanReader) open(fl *File) (*os.File, error) {
 		return r.f, nil
 	}
 	r.close()
-	f, fp, err := openFile(fl)
+	f, fp, err := OpenFile(fl)
 	if err != nil {
 		return nil, err
 	}

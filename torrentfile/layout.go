@@ -1,4 +1,4 @@
-package seeder
+package torrentfile
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ type File struct {
 	Stat lanseedd.Fingerprint
 
 	// root is the content root Abs lies beneath, and which it is opened
-	// beneath (see openFile); "" for a file given to Create.
+	// beneath (see OpenFile); "" for a file given to Create.
 	root string
 }
 
@@ -161,10 +161,10 @@ func fingerprint(fi os.FileInfo) lanseedd.Fingerprint {
 	return fp
 }
 
-// inOrderOf returns the layout with its files in the order of a stored
+// InOrderOf returns the layout with its files in the order of a stored
 // torrent's info, so that a torrent made before a change of Scan's order
 // is still served right. It fails if the files differ from the info's.
-func (l Layout) inOrderOf(info *metainfo.Info) (Layout, error) {
+func (l Layout) InOrderOf(info *metainfo.Info) (Layout, error) {
 	if !l.Dir {
 		if info.IsDir() || info.Length != l.Total {
 			return Layout{}, errors.New("stored .torrent does not match the file")
@@ -190,4 +190,17 @@ func (l Layout) inOrderOf(info *metainfo.Info) (Layout, error) {
 	}
 	l.Files = files
 	return l, nil
+}
+
+// Classify wraps an error of scanning a row's files in ErrMissing (they
+// are gone) or ErrBadPath (not readable), the errors a row's state comes
+// from; any other error is returned as it is.
+func Classify(err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: %v", ErrMissing, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%w: not readable: %v", ErrBadPath, err)
+	}
+	return err
 }

@@ -1,4 +1,4 @@
-package seeder
+package torrentfile
 
 import (
 	"errors"
@@ -39,7 +39,7 @@ func Resolve(root, rel string) (string, error) {
 	} else {
 		abs = filepath.Join(root, rel)
 	}
-	if !within(root, abs) {
+	if !Within(root, abs) {
 		return "", fmt.Errorf("%w: %q is outside %s", ErrOutsideRoot, rel, root)
 	}
 	if abs == root {
@@ -54,7 +54,7 @@ func Resolve(root, rel string) (string, error) {
 	case err != nil:
 		return "", fmt.Errorf("%w: %v", ErrBadPath, err)
 	}
-	if !within(root, real) {
+	if !Within(root, real) {
 		return "", fmt.Errorf("%w: %q is a link to %s", ErrOutsideRoot, rel, real)
 	}
 	if real == root {
@@ -63,8 +63,8 @@ func Resolve(root, rel string) (string, error) {
 	return real, nil
 }
 
-// within reports whether path is root or inside it; both are clean.
-func within(root, path string) bool {
+// Within reports whether path is root or inside it; both are clean.
+func Within(root, path string) bool {
 	if path == root {
 		return true
 	}

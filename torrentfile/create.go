@@ -1,8 +1,9 @@
-package seeder
+package torrentfile
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,14 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 )
+
+// ErrEmpty says a row names an empty file (or a directory of empty files).
+// mktorrent makes a torrent of 0 pieces from one, and anacrolix and aria2
+// take it, but libtorrent (qBittorrent, Deluge) refuses it: "invalid length
+// of torrent". So lanseedd publishes nothing and says so; the file is
+// watched and hashed once it has content. `lanseedd create` still makes
+// such a torrent, as mktorrent does.
+var ErrEmpty = errors.New("nothing to seed: the file is empty (qBittorrent and other libtorrent clients refuse 0-byte torrents)")
 
 // CreateOptions are the choices of a torrent made by Create.
 type CreateOptions struct {
@@ -40,7 +49,7 @@ type CreateOptions struct {
 // dictionary is canonical, as mktorrent writes it: the same files, name,
 // piece length, private flag and source give the same infohash.
 func Create(ctx context.Context, path string, o CreateOptions) (*metainfo.MetaInfo, error) {
-	if o.PieceLength != 0 && !validPieceLength(o.PieceLength) {
+	if o.PieceLength != 0 && !ValidPieceLength(o.PieceLength) {
 		return nil, fmt.Errorf("piece length %d: must be a power of two from 16 KiB to 16 MiB", o.PieceLength)
 	}
 	abs, err := filepath.Abs(path)
@@ -177,7 +186,7 @@ func ParsePieceLength(s string) (int64, error) {
 	} else {
 		n *= mult
 	}
-	if n != 0 && !validPieceLength(n) {
+	if n != 0 && !ValidPieceLength(n) {
 		return 0, fmt.Errorf("piece length %q: must be a power of two from 16 KiB to 16 MiB", s)
 	}
 	return n, nil

@@ -1,7 +1,8 @@
-package seeder
+package torrentfile
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -14,6 +15,17 @@ import (
 	"github.com/lanseedd/lanseedd/internal/sha1x8"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
 )
+
+// writeFile writes size random bytes to path and returns them.
+func writeFile(tb testing.TB, path string, size int) []byte {
+	tb.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
 
 // naivePieces hashes the concatenation of data one piece after another.
 func naivePieces(data []byte, pieceLength int) []byte {

@@ -1,4 +1,4 @@
-package seeder
+package torrentfile
 
 import (
 	"errors"
@@ -61,7 +61,7 @@ func FuzzResolve(f *testing.F) {
 				t.Fatalf("Resolve(%q): %v is none of the errors rows get", rel, err)
 			}
 		} else {
-			if abs == root || !within(root, abs) {
+			if abs == root || !Within(root, abs) {
 				t.Fatalf("Resolve(%q) = %s, not inside %s", rel, abs, root)
 			}
 			r, _ := filepath.Rel(root, abs)
