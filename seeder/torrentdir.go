@@ -97,3 +97,9 @@ func writeTorrent(path string, mi *metainfo.MetaInfo) error {
 
 // torrentName is the file name of row fileID's .torrent in the torrents directory.
 func torrentName(fileID int64) string { return strconv.FormatInt(fileID, 10) + ".torrent" }
+
+// TorrentPath is where the daemon keeps row fileID's .torrent under its
+// state directory.
+func TorrentPath(stateDir string, fileID int64) string {
+	return filepath.Join(stateDir, "torrents", torrentName(fileID))
+}
