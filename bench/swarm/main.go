@@ -31,6 +31,7 @@ type options struct {
 	size     int64
 	rate     string
 	delay    string
+	queue    int
 	subnet   string
 	chart    string
 	lanseedd string
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.clients, "n", 20, "number of subscribers")
 	fs.StringVar(&o.rate, "rate", "50mbit", "rate of every link, each way (tc syntax)")
 	fs.StringVar(&o.delay, "delay", "2ms", "delay of every link, each way (tc syntax; needs the kernel's netem, dropped with a warning without it)")
+	fs.IntVar(&o.queue, "queue", 0, "packets that may wait at each end of every link (0: the kernel's default, 1,000 for a veth)")
 	fs.StringVar(&o.subnet, "subnet", netlab.DefaultSubnet.String(), "the LAN's IPv4 subnet")
 	fs.StringVar(&o.chart, "chart", "swarm.png", "PNG chart of every client's completion time (empty: none)")
 	fs.StringVar(&o.lanseedd, "lanseedd", "", "lanseedd binary to run (default: go build ./cmd/lanseedd)")
@@ -167,8 +169,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-subnet: %w", err)
 	}
-	logf("building the LAN: 1 server + %d clients, %s each way, delay %s", o.clients, o.rate, orNone(o.delay))
-	lab, err := netlab.New(ctx, netlab.Config{Hosts: o.clients + 1, Rate: o.rate, Delay: o.delay, Subnet: subnet})
+	logf("building the LAN: 1 server + %d clients, %s each way, delay %s%s", o.clients, o.rate, orNone(o.delay), o.queueNote())
+	lab, err := netlab.New(ctx, netlab.Config{Hosts: o.clients + 1, Rate: o.rate, Delay: o.delay, Queue: o.queue, Subnet: subnet})
 	if err != nil {
 		return err
 	}
@@ -220,6 +222,14 @@ func writeRandom(path string, size int64) error {
 	// Older than the seeder's quiet period, so it is published at once.
 	old := time.Now().Add(-time.Minute)
 	return os.Chtimes(path, old, old)
+}
+
+// queueNote is what the report adds to a link's description for -queue.
+func (o options) queueNote() string {
+	if o.queue <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", queue %d packets", o.queue)
 }
 
 func orNone(s string) string {

@@ -81,8 +81,8 @@ func (r *report) print(w io.Writer) {
 			httpP50, httpMax, httpTx = sec(r.http.p50()), sec(r.http.max()), copies(r.http.serverTx)
 			ratio = fmt.Sprintf("%.1f", r.http.max().Seconds()/v.swarm.max().Seconds())
 		}
-		fmt.Fprintf(w, "| %d | %s, delay %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.opts.clients, r.opts.rate, orNone(r.opts.delay), benchkit.HumanSize(r.opts.size),
+		fmt.Fprintf(w, "| %d | %s, delay %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.opts.clients, r.opts.rate, orNone(r.opts.delay), r.opts.queueNote(), benchkit.HumanSize(r.opts.size),
 			httpP50, httpMax, v.name(), sec(v.swarm.p50()), sec(v.swarm.max()), solo,
 			ratio, soloRatio, httpTx, copies(v.swarm.serverTx))
 	}

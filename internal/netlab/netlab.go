@@ -37,6 +37,13 @@ type Config struct {
 	// empty adds none. It needs the kernel's netem qdisc (see
 	// DelaySupported).
 	Delay string
+	// Queue is how many packets may wait at each end of a shaped link,
+	// in a FIFO under the rate limit (a netem delay's own queue when there
+	// is a delay); 0 leaves the kernel's default, the veth's txqueuelen
+	// (1,000 packets, 0.6 s at 20 Mbit/s). This kernel has no AQM qdisc
+	// (fq_codel, the default of a Debian host with systemd), so the depth
+	// of a FIFO is what stands in for it.
+	Queue int
 	// Subnet holds the hosts' addresses: host i gets the subnet's
 	// address + i + 1. Zero means 10.77.0.0/24.
 	Subnet netip.Prefix
@@ -159,8 +166,12 @@ func (l *Lab) shape(ctx context.Context, ns, dev string) error {
 		return nil
 	}
 	netem := []string{"-n", ns, "qdisc", "add", "dev", dev}
+	netemLimit := "10000"
+	if l.cfg.Queue > 0 {
+		netemLimit = strconv.Itoa(l.cfg.Queue)
+	}
 	if l.cfg.Rate == "" {
-		return run(ctx, "tc", append(netem, "root", "netem", "delay", l.cfg.Delay, "limit", "10000")...)
+		return run(ctx, "tc", append(netem, "root", "netem", "delay", l.cfg.Delay, "limit", netemLimit)...)
 	}
 	// HTB rather than TBF, so a netem delay can hang below the rate limit
 	// as its leaf. The bursts cover one GSO segment of a veth.
@@ -171,8 +182,11 @@ func (l *Lab) shape(ctx context.Context, ns, dev string) error {
 	); err != nil {
 		return err
 	}
-	if l.cfg.Delay != "" {
-		return run(ctx, "tc", append(netem, "parent", "1:1", "handle", "10:", "netem", "delay", l.cfg.Delay, "limit", "10000")...)
+	switch {
+	case l.cfg.Delay != "":
+		return run(ctx, "tc", append(netem, "parent", "1:1", "handle", "10:", "netem", "delay", l.cfg.Delay, "limit", netemLimit)...)
+	case l.cfg.Queue > 0:
+		return run(ctx, "tc", append(netem, "parent", "1:1", "handle", "10:", "pfifo", "limit", strconv.Itoa(l.cfg.Queue))...)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,6 +176,23 @@ func echo(t *testing.T, from, to *Host) {
 	}
 	if got := c.LocalAddr().(*net.TCPAddr).AddrPort().Addr(); got != from.Addr {
 		t.Fatalf("connection from %s, want %s", got, from.Addr)
+	}
+}
+
+// TestLabQueue: a lab's links queue Config.Queue packets at each end, in
+// a FIFO under the rate limit.
+func TestLabQueue(t *testing.T) {
+	needLab(t)
+	l := newLab(t, Config{Hosts: 1, Rate: "20mbit", Queue: 37})
+	ctx := context.Background()
+	for _, end := range []struct{ ns, dev string }{{l.Host(0).NS, Iface}, {l.BridgeNS(), l.port(0)}} {
+		out, err := exec.CommandContext(ctx, "tc", "-n", end.ns, "qdisc", "show", "dev", end.dev).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`qdisc pfifo 10: parent 1:1 limit 37p`).Match(out) {
+			t.Errorf("%s in %s: no FIFO of 37 packets under the rate limit:\n%s", end.dev, end.ns, out)
+		}
 	}
 }
 
