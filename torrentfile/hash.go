@@ -52,10 +52,10 @@ func ValidPieceLength(n int64) bool {
 // runs (see chooser). Shorter spans (a small file of a directory, where a
 // map's two syscalls and TLB flush save a short copy) are always read.
 //
-// Where sha1x8 runs on the CPU, eight whole pieces are hashed at once: in
-// place where a map holds them, or read (see readLanes). The rest, and
-// every piece where it does not run, go through crypto/sha1 one piece
-// after another.
+// Where sha1x8 is faster than crypto/sha1 (sha1x8.Faster), eight whole
+// pieces are hashed at once: in place where a map holds them, or read (see
+// readLanes). The rest, and every piece on a CPU where it is not faster,
+// go through crypto/sha1 one piece after another.
 const (
 	hashRun   = 4 << 20
 	mapMin    = 256 << 10
@@ -115,7 +115,7 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 			r := spanReader{files: files, sequential: true}
 			defer r.close()
 			ph := pieceHasher{h: sha1.New(), pieceLength: pieceLength, total: total, out: out}
-			if sha1x8.Fast && pieceLength%sha1x8.BlockSize == 0 {
+			if sha1x8.Faster() && pieceLength%sha1x8.BlockSize == 0 {
 				ph.x8 = new(sha1x8.Digest)
 				ph.x8.Reset()
 			}

@@ -10,6 +10,8 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"fmt"
+	"sync"
+	"time"
 )
 
 // Lanes is how many messages a Digest hashes at once.
@@ -78,4 +80,51 @@ func (d *Digest) Sum(out *[Lanes][sha1.Size]byte) {
 		}
 	}
 	d.Reset()
+}
+
+// Faster says whether a Digest hashes eight messages in less time than
+// crypto/sha1 hashes them one after the other, on this machine: the kernel
+// runs (Fast), and it beat crypto/sha1 by a tenth when both were timed on
+// the same 256 KiB, once per process (under a millisecond). Vector units
+// differ from CPU to CPU (some split each 256-bit operation in two, some
+// have quick SHA-1 instructions), so this is measured, not assumed.
+func Faster() bool {
+	fasterOnce.Do(func() { faster = Fast && measure() })
+	return faster
+}
+
+var (
+	fasterOnce sync.Once
+	faster     bool
+)
+
+// measure times both ways three times each on the same bytes and compares
+// their fastest runs: a run can be slowed by what it does not cause (being
+// preempted), never sped up.
+func measure() bool {
+	const n = 32 << 10
+	buf := make([]byte, Lanes*n)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	var p [Lanes][]byte
+	for j := range p {
+		p[j] = buf[j*n : (j+1)*n]
+	}
+	var d Digest
+	var sums [Lanes][sha1.Size]byte
+	vec, one := time.Duration(1<<62), time.Duration(1<<62)
+	for range 3 {
+		start := time.Now()
+		d.Reset()
+		d.Write(&p)
+		d.Sum(&sums)
+		vec = min(vec, time.Since(start))
+		start = time.Now()
+		for j := range p {
+			sums[j] = sha1.Sum(p[j])
+		}
+		one = min(one, time.Since(start))
+	}
+	return vec < one*9/10
 }
