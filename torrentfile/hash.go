@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd/internal/sha1x8"
@@ -112,6 +111,10 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 	choose := newChooser(runs)
 	for range workers {
 		wg.Go(func() {
+			// On one thread, so that the probe's runs are timed by the
+			// thread's CPU time (see threadCPU).
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			r := spanReader{files: files, sequential: true}
 			defer r.close()
 			ph := pieceHasher{h: sha1.New(), pieceLength: pieceLength, total: total, out: out}
@@ -127,12 +130,12 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 				first := run * perRun
 				start, end := first*pieceLength, min((first+perRun)*pieceLength, total)
 				r.mapOK = choose.mapRun(run)
-				began := time.Now()
+				began := threadCPU()
 				if err := ph.run(&r, start, end); err != nil {
 					cancel(err)
 					return
 				}
-				choose.ran(run, time.Since(began), end-start)
+				choose.ran(run, threadCPU()-began, end-start)
 				if progress != nil {
 					progress(done.Add(end - start))
 				}

@@ -214,9 +214,14 @@ func TestHashPiecesMappedOrRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := naivePieces(data, 1<<20)
+	// Pieces of 256 KiB make runs of hashRun bytes, enough runs to probe.
+	const pl = 256 << 10
+	if !newChooser(int64(len(data)) / hashRun).probing {
+		t.Fatal("the file is too short for the probe")
+	}
+	want := naivePieces(data, pl)
 	for _, workers := range []int{1, 2} {
-		got, err := HashPieces(context.Background(), l.Files, l.Total, 1<<20, workers, nil)
+		got, err := HashPieces(context.Background(), l.Files, l.Total, pl, workers, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,16 +248,17 @@ func TestHashPiecesMappedOrRead(t *testing.T) {
 func TestChooser(t *testing.T) {
 	for _, c := range []struct {
 		name             string
-		mapNs, readNs    []time.Duration // the probe runs of 4 MiB, in turn
+		mapNs, readNs    []time.Duration // the probe runs of each way, in turn; the first is not counted
 		runs             int64
 		wantMap, probing bool
 	}{
-		{"map a fifth cheaper", []time.Duration{800, 800, 800}, []time.Duration{1000, 1000, 1000}, 100, true, true},
-		{"map twice as dear", []time.Duration{2000, 2000, 2000}, []time.Duration{1000, 1000, 1000}, 100, false, true},
-		{"map 3% cheaper: within noise", []time.Duration{970, 970, 970}, []time.Duration{1000, 1000, 1000}, 100, false, true},
-		{"a read run slowed by the other worker", []time.Duration{2000, 1800, 2100}, []time.Duration{1000, 3000, 5000}, 100, false, true},
-		{"a map run slowed by the other worker", []time.Duration{800, 4000, 900}, []time.Duration{1000, 1100, 1000}, 100, true, true},
-		{"too short to probe", []time.Duration{1, 1, 1}, []time.Duration{1000, 1000, 1000}, 2*probeRuns - 1, false, false},
+		{"map a fifth cheaper", []time.Duration{900, 800, 800, 800}, []time.Duration{1100, 1000, 1000, 1000}, 100, true, true},
+		{"map twice as dear", []time.Duration{2000, 2000, 2000, 2000}, []time.Duration{1000, 1000, 1000, 1000}, 100, false, true},
+		{"map 3% cheaper: within noise", []time.Duration{970, 970, 970, 970}, []time.Duration{1000, 1000, 1000, 1000}, 100, false, true},
+		{"a read run slowed by the other worker", []time.Duration{2000, 2000, 1800, 2100}, []time.Duration{1000, 1000, 3000, 5000}, 100, false, true},
+		{"a map run slowed by the other worker", []time.Duration{800, 800, 4000, 900}, []time.Duration{1000, 1000, 1100, 1000}, 100, true, true},
+		{"the first run of each way is cold, and not counted", []time.Duration{5000, 800, 800, 800}, []time.Duration{600, 1000, 1000, 1000}, 100, true, true},
+		{"too short to probe", []time.Duration{1, 1, 1, 1}, []time.Duration{1000, 1000, 1000, 1000}, 2*probeRuns - 1, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ch := newChooser(c.runs)

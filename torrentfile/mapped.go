@@ -70,10 +70,29 @@ func mapped(f *os.File, fl *File, off, n int64, fn func([]byte)) (err error) {
 // maps costs a fault and a TLB entry, and some machines make those dearer
 // than the copy. Measured hashing 1 GiB: on one machine a map took a fifth
 // less CPU than reading; on a virtual machine with shadow page tables it
-// took twice as much. Each way is judged by its fastest run: a run can be
-// slowed by what it does not cause (the other worker's unmap interrupting
-// it, a fault on a new buffer), never sped up.
-const probeRuns = 6
+// took twice as much. A run is timed by the CPU its thread spent on it,
+// user and system (page faults, copies), not by the clock, which also
+// counts the time the thread waited for a core; and each way is judged by
+// its fastest run: a run can be slowed by what it does not cause (the
+// other worker's unmap interrupting it, a fault on a new buffer), never
+// sped up.
+const probeRuns = 8
+
+// probeWarm is how many of the probe runs, the first ones, are not counted:
+// a process's first runs find its buffers, the page tables of its maps and
+// the CPU's caches cold (measured: up to 1.7 times what later runs of the
+// same way cost), whichever way they read.
+const probeWarm = 2
+
+// threadCPU is the CPU time the calling thread has used, user and system,
+// or, where the system does not say, the time by the clock.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return time.Duration(time.Now().UnixNano())
+	}
+	return time.Duration(ts.Nano())
+}
 
 // A chooser decides, for one HashPieces call, whether a run of pieces is
 // mapped or read. A hash too short to probe is read.
@@ -111,7 +130,7 @@ func (c *chooser) ran(run int64, d time.Duration, n int64) {
 	perByte := float64(d) / float64(n)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.best[m] == 0 || perByte < c.best[m] {
+	if run >= probeWarm && (c.best[m] == 0 || perByte < c.best[m]) {
 		c.best[m] = perByte
 	}
 	c.finished++
