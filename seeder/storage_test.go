@@ -3,7 +3,6 @@ package seeder
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
@@ -27,16 +27,6 @@ type seededFile struct {
 	ti      storage.TorrentImpl
 	mu      sync.Mutex
 	notices []int
-}
-
-func writeFile(tb testing.TB, path string, size int) []byte {
-	tb.Helper()
-	data := make([]byte, size)
-	rand.Read(data)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return data
 }
 
 func seedFile(tb testing.TB, path string, pieceLength int64, openFiles int) *seededFile {
@@ -105,7 +95,7 @@ func (sf *seededFile) waitNotices(tb testing.TB, want int) []int {
 func TestStorageServesAndRefusesWrites(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.bin")
-	data := writeFile(t, path, 300<<10+5)
+	data := testenv.RandomFile(t, path, 300<<10+5)
 	snapshot.Guard(t, dir)
 	sf := seedFile(t, path, 64<<10, 4)
 	for i := range sf.info.NumPieces() {
@@ -144,7 +134,7 @@ func TestStorageServesAndRefusesWrites(t *testing.T) {
 func TestStorageFileEditedInPlace(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.bin")
-	data := writeFile(t, path, 4*64<<10)
+	data := testenv.RandomFile(t, path, 4*64<<10)
 	sf := seedFile(t, path, 64<<10, 4)
 	if _, err := sf.read(0); err != nil { // the descriptor is now cached
 		t.Fatal(err)
@@ -187,7 +177,7 @@ func TestStorageFileEditedInPlace(t *testing.T) {
 func TestStorageFileTruncated(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.bin")
-	data := writeFile(t, path, 4*64<<10)
+	data := testenv.RandomFile(t, path, 4*64<<10)
 	sf := seedFile(t, path, 64<<10, 4)
 	if _, err := sf.read(3); err != nil {
 		t.Fatal(err)
@@ -212,13 +202,13 @@ func TestStorageFileTruncated(t *testing.T) {
 func TestStorageFileReplacedByRename(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.bin")
-	old := writeFile(t, path, 2*64<<10)
+	old := testenv.RandomFile(t, path, 2*64<<10)
 	cached := seedFile(t, path, 64<<10, 4)
 	if _, err := cached.read(0); err != nil { // holds the old inode open
 		t.Fatal(err)
 	}
 	fresh := seedFile(t, path, 64<<10, 4)
-	writeFile(t, path+".new", 2*64<<10)
+	testenv.RandomFile(t, path+".new", 2*64<<10)
 	if err := os.Rename(path+".new", path); err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +233,7 @@ func TestStorageMultiFileAndDescriptorBound(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "sub"), 0o755)
 	var all []byte
 	for _, name := range []string{"a", "b", "c", "d", "e", "sub/f", "sub/g"} {
-		all = append(all, writeFile(t, filepath.Join(root, name), 5000+len(name)*777)...)
+		all = append(all, testenv.RandomFile(t, filepath.Join(root, name), 5000+len(name)*777)...)
 	}
 	snapshot.Guard(t, dir)
 	sf := seedFile(t, root, 16<<10, 2)

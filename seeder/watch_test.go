@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
@@ -99,20 +100,20 @@ func trackFile(tb testing.TB, w *watcher, id int64, root, rel string) {
 func TestWatcherSeesChangesInDirectoryRows(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "album", "cd1", "deep"), 0o755)
-	writeFile(t, filepath.Join(root, "album", "cd1", "deep", "01.flac"), 1000)
-	writeFile(t, filepath.Join(root, "single.bin"), 1000)
+	testenv.RandomFile(t, filepath.Join(root, "album", "cd1", "deep", "01.flac"), 1000)
+	testenv.RandomFile(t, filepath.Join(root, "single.bin"), 1000)
 	w, r, _ := startWatcher(t, root, 0, 0)
 	trackFile(t, w, 1, root, "album")
 	trackFile(t, w, 2, root, "single.bin")
 
 	// A new file deep inside a directory row.
 	laterMtime()
-	writeFile(t, filepath.Join(root, "album", "cd1", "deep", "02.flac"), 10)
+	testenv.RandomFile(t, filepath.Join(root, "album", "cd1", "deep", "02.flac"), 10)
 	r.wait(t, 1, 2*time.Second)
 	r.none(t, 200*time.Millisecond) // the single file is unchanged
 
 	// Requeued rows are not requeued again until tracked anew.
-	writeFile(t, filepath.Join(root, "album", "cd1", "deep", "03.flac"), 10)
+	testenv.RandomFile(t, filepath.Join(root, "album", "cd1", "deep", "03.flac"), 10)
 	r.none(t, 200*time.Millisecond)
 
 	os.Remove(filepath.Join(root, "single.bin"))
@@ -123,8 +124,8 @@ func TestWatcherOutOfWatchesFallsBackToRescan(t *testing.T) {
 	root := t.TempDir()
 	os.Mkdir(filepath.Join(root, "a"), 0o755)
 	os.Mkdir(filepath.Join(root, "b"), 0o755)
-	writeFile(t, filepath.Join(root, "a", "x"), 1000)
-	writeFile(t, filepath.Join(root, "b", "y"), 1000)
+	testenv.RandomFile(t, filepath.Join(root, "a", "x"), 1000)
+	testenv.RandomFile(t, filepath.Join(root, "b", "y"), 1000)
 	w, r, logs := startWatcher(t, root, 1, 700*time.Millisecond)
 	trackFile(t, w, 1, root, "a/x")
 	trackFile(t, w, 2, root, "b/y") // no watch left for b
@@ -137,8 +138,8 @@ func TestWatcherOutOfWatchesFallsBackToRescan(t *testing.T) {
 	}
 
 	laterMtime()
-	writeFile(t, filepath.Join(root, "a", "x"), 999)
-	writeFile(t, filepath.Join(root, "b", "y"), 999)
+	testenv.RandomFile(t, filepath.Join(root, "a", "x"), 999)
+	testenv.RandomFile(t, filepath.Join(root, "b", "y"), 999)
 	r.wait(t, 1, 500*time.Millisecond) // inotify
 	r.wait(t, 2, 15*time.Second)       // the rescan, every 700ms (loaded machines are slow)
 }

@@ -25,8 +25,8 @@ func needMktorrent(tb testing.TB) string {
 func TestCreateMatchesMktorrent(t *testing.T) {
 	mktorrent := needMktorrent(t)
 	content := t.TempDir()
-	writeFile(t, filepath.Join(content, "film.bin"), 3<<20+17)
-	writeFile(t, filepath.Join(content, "empty.bin"), 0)
+	testenv.RandomFile(t, filepath.Join(content, "film.bin"), 3<<20+17)
+	testenv.RandomFile(t, filepath.Join(content, "empty.bin"), 0)
 	album := filepath.Join(content, "Альбом 2024")
 	for _, d := range []string{"CD 1", "CD.2", "CD", "b"} {
 		os.MkdirAll(filepath.Join(album, d), 0o755)
@@ -38,7 +38,7 @@ func TestCreateMatchesMktorrent(t *testing.T) {
 		if name == "empty" {
 			size = 0
 		}
-		writeFile(t, filepath.Join(album, name), size)
+		testenv.RandomFile(t, filepath.Join(album, name), size)
 	}
 	snapshot.Guard(t, content)
 	out := t.TempDir()

@@ -2,7 +2,6 @@ package torrentfile
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -14,18 +13,8 @@ import (
 
 	"github.com/lanseedd/lanseedd/internal/sha1x8"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
-
-// writeFile writes size random bytes to path and returns them.
-func writeFile(tb testing.TB, path string, size int) []byte {
-	tb.Helper()
-	data := make([]byte, size)
-	rand.Read(data)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return data
-}
 
 // naivePieces hashes the concatenation of data one piece after another.
 func naivePieces(data []byte, pieceLength int) []byte {
@@ -45,7 +34,7 @@ func TestHashPiecesMatchesSequentialHashing(t *testing.T) {
 	sizes := []int{100 << 10, 0, 1, 16<<10 - 1, 16 << 10, 3<<20 + 17, 0, 5000}
 	for i, n := range sizes {
 		name := filepath.Join(root, "d", "f"+strconv.Itoa(i))
-		all = append(all, writeFile(t, name, n)...)
+		all = append(all, testenv.RandomFile(t, name, n)...)
 	}
 	snapshot.Guard(t, dir)
 	l, err := Scan(root)
@@ -87,7 +76,7 @@ func TestPiecesEightAtOnce(t *testing.T) {
 		sizes = append(sizes, 5000)
 	}
 	for i, n := range sizes {
-		all = append(all, writeFile(t, filepath.Join(root, fmt.Sprintf("f%02d", i)), n)...)
+		all = append(all, testenv.RandomFile(t, filepath.Join(root, fmt.Sprintf("f%02d", i)), n)...)
 	}
 	snapshot.Guard(t, dir)
 	l, err := Scan(root)
@@ -131,7 +120,7 @@ func TestPiecesEightAtOnce(t *testing.T) {
 func TestHashPiecesFileShrank(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.bin")
-	writeFile(t, path, 1<<20)
+	testenv.RandomFile(t, path, 1<<20)
 	l, err := Scan(path)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +138,7 @@ func TestHashPiecesFileShrank(t *testing.T) {
 // TestMappedFaultIsAnError.)
 func TestHashPiecesFileTruncatedWhileHashed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.bin")
-	writeFile(t, path, 4*hashRun)
+	testenv.RandomFile(t, path, 4*hashRun)
 	l, err := Scan(path)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +161,7 @@ func TestHashPiecesFileTruncatedWhileHashed(t *testing.T) {
 // of it: the fault is recovered and returned as ErrShrank.
 func TestMappedFaultIsAnError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.bin")
-	writeFile(t, path, 8<<20)
+	testenv.RandomFile(t, path, 8<<20)
 	l, err := Scan(path)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +197,7 @@ func TestMappedFaultIsAnError(t *testing.T) {
 func TestHashPiecesMappedOrRead(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.bin")
-	data := writeFile(t, path, 2*probeRuns*hashRun+12345)
+	data := testenv.RandomFile(t, path, 2*probeRuns*hashRun+12345)
 	snapshot.Guard(t, dir)
 	l, err := Scan(path)
 	if err != nil {
@@ -307,11 +296,11 @@ func TestPieceLength(t *testing.T) {
 func BenchmarkHashPieces(b *testing.B) {
 	dir := b.TempDir()
 	big := filepath.Join(dir, "big.bin")
-	writeFile(b, big, 256<<20)
+	testenv.RandomFile(b, big, 256<<20)
 	small := filepath.Join(dir, "small")
 	os.Mkdir(small, 0o755)
 	for i := range 2048 {
-		writeFile(b, filepath.Join(small, strconv.Itoa(i)), 64<<10)
+		testenv.RandomFile(b, filepath.Join(small, strconv.Itoa(i)), 64<<10)
 	}
 	for _, c := range []struct {
 		name string

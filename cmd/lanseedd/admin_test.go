@@ -9,6 +9,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/web"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -17,7 +18,7 @@ import (
 func TestAdminEndpoints(t *testing.T) {
 	content := t.TempDir()
 	for _, n := range []string{"a.bin", "b.bin", "c.bin"} {
-		writeRandom(t, filepath.Join(content, n), 64<<10)
+		testenv.RandomFile(t, filepath.Join(content, n), 64<<10)
 	}
 	snapshot.Guard(t, content)
 	d := startDaemon(t, content)

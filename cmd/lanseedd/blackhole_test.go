@@ -14,6 +14,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/dbtest"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
 
 // blackholeProxy forwards TCP connections to a database server until
@@ -100,7 +101,7 @@ func TestLinksDuringBlackholedCatalog(t *testing.T) {
 	proxy := startBlackholeProxy(t, u.Host)
 	u.Host = proxy.ln.Addr().String()
 	content := t.TempDir()
-	writeRandom(t, filepath.Join(content, "a.bin"), 200<<10)
+	testenv.RandomFile(t, filepath.Join(content, "a.bin"), 200<<10)
 	// Eager: links by infohash are served from the torrents loaded.
 	cfg := testConfig(t, content, func(c *Config) { c.Catalog.DSN = u.String() }, eager)
 	m := NewMain(cfg, testLogger(t))

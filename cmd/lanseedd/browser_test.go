@@ -51,9 +51,9 @@ func chromium(tb testing.TB, args ...string) []byte {
 // keeps a screenshot (in $LANSEEDD_ARTIFACTS, or the temporary directory).
 func TestStatusPageInBrowser(t *testing.T) {
 	content := t.TempDir()
-	writeRandom(t, filepath.Join(content, "Фильм 01.mkv"), 700<<10)
-	writeRandom(t, filepath.Join(content, "debian-12.iso"), 2<<20)
-	writeRandom(t, filepath.Join(content, "notes.txt"), 4<<10)
+	testenv.RandomFile(t, filepath.Join(content, "Фильм 01.mkv"), 700<<10)
+	testenv.RandomFile(t, filepath.Join(content, "debian-12.iso"), 2<<20)
+	testenv.RandomFile(t, filepath.Join(content, "notes.txt"), 4<<10)
 	snapshot.Guard(t, content)
 	d := startDaemon(t, content)
 	var ready []int64

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/dbtest"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/store"
 )
 
@@ -26,7 +27,7 @@ func BenchmarkCommitToReady(b *testing.B) {
 		b.Run(be.Name, func(b *testing.B) {
 			content := b.TempDir()
 			for i := range inserts {
-				writeRandom(b, filepath.Join(content, fmt.Sprintf("f%03d.bin", i)), 1<<20)
+				testenv.RandomFile(b, filepath.Join(content, fmt.Sprintf("f%03d.bin", i)), 1<<20)
 			}
 			var (
 				dsn  string

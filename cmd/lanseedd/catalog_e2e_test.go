@@ -13,6 +13,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/dbtest"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/store"
 )
 
@@ -57,8 +58,8 @@ func TestEndToEndServerCatalogs(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			dsn := b.New(t)
 			content := t.TempDir()
-			film := writeRandom(t, filepath.Join(content, "Фильм.bin"), 1<<20+333)
-			other := writeRandom(t, filepath.Join(content, "other.bin"), 300<<10)
+			film := testenv.RandomFile(t, filepath.Join(content, "Фильм.bin"), 1<<20+333)
+			other := testenv.RandomFile(t, filepath.Join(content, "other.bin"), 300<<10)
 
 			// Without the migrations, run says which command fixes it.
 			cfg := DefaultConfig()

@@ -13,6 +13,7 @@ import (
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
 
 // announce sends one HTTP announce for infohash (40 hex digits) to the
@@ -44,7 +45,7 @@ func (d *testDaemon) announce(t *testing.T, infohash string) string {
 // and a deleted row's infohash is refused again.
 func TestCatalogOnlyTracker(t *testing.T) {
 	content := t.TempDir()
-	data := writeRandom(t, filepath.Join(content, "a.bin"), 300<<10)
+	data := testenv.RandomFile(t, filepath.Join(content, "a.bin"), 300<<10)
 	snapshot.Guard(t, content)
 	d := startDaemon(t, content, func(c *Config) { c.Tracker.CatalogOnly = true })
 	id := d.exec(t, "INSERT INTO files(path) VALUES ('a.bin')")

@@ -21,7 +21,7 @@ func TestAria2Download(t *testing.T) {
 	aria2c := testenv.RequireTool(t, "aria2c")
 	content := t.TempDir()
 	name := "Фильм с пробелами 02.bin"
-	data := writeRandom(t, filepath.Join(content, name), 2<<20+4321)
+	data := testenv.RandomFile(t, filepath.Join(content, name), 2<<20+4321)
 	snapshot.Guard(t, content)
 
 	d := startDaemon(t, content)

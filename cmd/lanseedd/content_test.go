@@ -15,6 +15,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
@@ -62,7 +63,7 @@ func laterMtime() { time.Sleep(20 * time.Millisecond) }
 func TestSeededFileEditedInPlace(t *testing.T) {
 	content := t.TempDir()
 	path := filepath.Join(content, "film.bin")
-	data := writeRandom(t, path, 2<<20)
+	data := testenv.RandomFile(t, path, 2<<20)
 	d := startDaemon(t, content, fastFS)
 	id := d.insert(t, "film.bin")
 	before := d.waitState(t, id, lanseedd.StateReady)
@@ -92,7 +93,7 @@ func TestSeededFileEditedInPlace(t *testing.T) {
 func TestSeededFileTruncated(t *testing.T) {
 	content := t.TempDir()
 	path := filepath.Join(content, "film.bin")
-	data := writeRandom(t, path, 3<<20)
+	data := testenv.RandomFile(t, path, 3<<20)
 	d := startDaemon(t, content, fastFS)
 	id := d.insert(t, "film.bin")
 	before := d.waitState(t, id, lanseedd.StateReady)
@@ -118,14 +119,14 @@ func TestSeededFileTruncated(t *testing.T) {
 func TestSeededFileReplacedByRename(t *testing.T) {
 	content := t.TempDir()
 	path := filepath.Join(content, "film.bin")
-	writeRandom(t, path, 1<<20)
+	testenv.RandomFile(t, path, 1<<20)
 	d := startDaemon(t, content, fastFS)
 	id := d.insert(t, "film.bin")
 	before := d.waitState(t, id, lanseedd.StateReady)
 
 	// The usual way to publish a new version: write aside, rename over.
 	tmp := filepath.Join(content, ".film.bin.new")
-	data := writeRandom(t, tmp, 1<<20)
+	data := testenv.RandomFile(t, tmp, 1<<20)
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestEmptyFile(t *testing.T) {
 
 	// The real content arrives later: it is seen and published.
 	laterMtime()
-	data := writeRandom(t, path, 300<<10)
+	data := testenv.RandomFile(t, path, 300<<10)
 	snapshot.Guard(t, content)
 	d.waitState(t, id, lanseedd.StateReady)
 	if got := download(t, d.fetchTorrent(t, id)); !bytes.Equal(got, data) {
@@ -184,7 +185,7 @@ func TestEmptyFileRemovedWhileStopped(t *testing.T) {
 func TestFileRemovedAndBack(t *testing.T) {
 	content := t.TempDir()
 	path := filepath.Join(content, "film.bin")
-	data := writeRandom(t, path, 1<<20)
+	data := testenv.RandomFile(t, path, 1<<20)
 	d := startDaemon(t, content, fastFS)
 	id := d.insert(t, "film.bin")
 	early := d.insert(t, "later/Сезон 1/e01.mkv") // not there yet
@@ -209,7 +210,7 @@ func TestFileRemovedAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(content, "later", "Сезон 1"), 0o755)
-	episode := writeRandom(t, filepath.Join(content, "later", "Сезон 1", "e01.mkv"), 200<<10)
+	episode := testenv.RandomFile(t, filepath.Join(content, "later", "Сезон 1", "e01.mkv"), 200<<10)
 	snapshot.Guard(t, content)
 	back := d.waitState(t, id, lanseedd.StateReady)
 	d.waitState(t, early, lanseedd.StateReady)
@@ -249,10 +250,10 @@ func readOnlyMount(tb testing.TB, dir string) (string, string) {
 
 func TestReadOnlyContentTree(t *testing.T) {
 	content := t.TempDir()
-	film := writeRandom(t, filepath.Join(content, "film.bin"), 1<<20+11)
+	film := testenv.RandomFile(t, filepath.Join(content, "film.bin"), 1<<20+11)
 	os.MkdirAll(filepath.Join(content, "album", "cd1"), 0o755)
-	writeRandom(t, filepath.Join(content, "album", "cd1", "01.flac"), 100<<10)
-	writeRandom(t, filepath.Join(content, "album", "02.flac"), 70<<10)
+	testenv.RandomFile(t, filepath.Join(content, "album", "cd1", "01.flac"), 100<<10)
+	testenv.RandomFile(t, filepath.Join(content, "album", "02.flac"), 70<<10)
 	// Read-only permissions, restored for the temporary directory's removal.
 	var modes []func()
 	filepath.WalkDir(content, func(p string, de os.DirEntry, err error) error {
@@ -297,7 +298,7 @@ func TestQuietPeriod(t *testing.T) {
 
 	// A file that has been there a while is published at once.
 	old := filepath.Join(content, "old.bin")
-	writeRandom(t, old, 4<<20)
+	testenv.RandomFile(t, old, 4<<20)
 	hourAgo := time.Now().Add(-time.Hour)
 	os.Chtimes(old, hourAgo, hourAgo)
 	start := time.Now()

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"io"
 	"log/slog"
@@ -191,16 +190,6 @@ func downloadWith(tb testing.TB, mi *metainfo.MetaInfo, opt func(*torrent.Client
 	return got
 }
 
-func writeRandom(tb testing.TB, path string, size int) []byte {
-	tb.Helper()
-	data := make([]byte, size)
-	rand.Read(data)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return data
-}
-
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
 
 // eager loads every ready row's torrent, as other seeding clients do
@@ -209,9 +198,9 @@ func eager(c *Config) { c.Seeder.Load = seeder.LoadEager }
 
 func TestEndToEnd(t *testing.T) {
 	content := t.TempDir()
-	film := writeRandom(t, filepath.Join(content, "film.bin"), 3<<20)
-	cyr := writeRandom(t, filepath.Join(content, "Фильм 01.bin"), 1<<20+777)
-	other := writeRandom(t, filepath.Join(content, "other.bin"), 200<<10)
+	film := testenv.RandomFile(t, filepath.Join(content, "film.bin"), 3<<20)
+	cyr := testenv.RandomFile(t, filepath.Join(content, "Фильм 01.bin"), 1<<20+777)
+	other := testenv.RandomFile(t, filepath.Join(content, "other.bin"), 200<<10)
 	snapshot.Guard(t, content)
 
 	d := startDaemon(t, content)

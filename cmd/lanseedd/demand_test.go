@@ -25,7 +25,7 @@ func coldRows(t *testing.T, n int, opts ...func(*Config)) (*testDaemon, []lansee
 	content := t.TempDir()
 	var data [][]byte
 	for i := range n {
-		data = append(data, writeRandom(t, filepath.Join(content, fmt.Sprintf("f%02d.bin", i)), 96<<10+i))
+		data = append(data, testenv.RandomFile(t, filepath.Join(content, fmt.Sprintf("f%02d.bin", i)), 96<<10+i))
 	}
 	snapshot.Guard(t, content)
 	d := startDaemon(t, content, opts...)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/seeder"
 	"github.com/lanseedd/lanseedd/web"
 )
@@ -48,7 +49,7 @@ func TestPeerBind(t *testing.T) {
 func readyWebSeed(t *testing.T, size int, opts ...func(*Config)) (*testDaemon, string, []byte) {
 	t.Helper()
 	content := t.TempDir()
-	data := writeRandom(t, filepath.Join(content, "a.bin"), size)
+	data := testenv.RandomFile(t, filepath.Join(content, "a.bin"), size)
 	opts = append([]func(*Config){func(c *Config) { c.HTTP.WebSeedMode = web.WebSeedAlways }}, opts...)
 	d := startDaemon(t, content, opts...)
 	id := d.exec(t, "INSERT INTO files(path) VALUES ('a.bin')")
@@ -390,7 +391,7 @@ func TestIdleTimeouts(t *testing.T) {
 // state, and the outage is logged once, not for every request.
 func TestLinksDuringOutage(t *testing.T) {
 	content := t.TempDir()
-	writeRandom(t, filepath.Join(content, "a.bin"), 200<<10)
+	testenv.RandomFile(t, filepath.Join(content, "a.bin"), 200<<10)
 	// Links by infohash are served from the torrents loaded (in demand
 	// mode a row's .torrent is found by id only, without the catalog).
 	cfg := testConfig(t, content, func(c *Config) { c.Seeder.Load = seeder.LoadEager })

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/store"
 )
 
@@ -97,7 +98,7 @@ func metric(tb testing.TB, admin, name string) string {
 func TestErrorRowHeals(t *testing.T) {
 	content, outside := t.TempDir(), t.TempDir()
 	target := filepath.Join(outside, "real.bin")
-	writeRandom(t, target, 64<<10)
+	testenv.RandomFile(t, target, 64<<10)
 	if err := os.Symlink(target, filepath.Join(content, "film.bin")); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestErrorRowHeals(t *testing.T) {
 	// where b.bin is, so its timed retry finds it.
 	time.Sleep(300 * time.Millisecond) // past the watcher's own second look
 	os.Remove(filepath.Join(content, "sub", "hop"))
-	writeRandom(t, filepath.Join(content, "sub", "hop"), 32<<10)
+	testenv.RandomFile(t, filepath.Join(content, "sub", "hop"), 32<<10)
 	hopFixed := time.Now()
 	d.waitState(t, hopped, lanseedd.StateReady)
 	t.Logf("row %d ready %s after its link's target was fixed", hopped, time.Since(hopFixed).Round(time.Millisecond))
@@ -144,7 +145,7 @@ func TestErrorRowHeals(t *testing.T) {
 	// sooner than its next timed retry (10 s after the first).
 	fixed := time.Now()
 	tmp := filepath.Join(content, ".film.bin.new")
-	writeRandom(t, tmp, 64<<10)
+	testenv.RandomFile(t, tmp, 64<<10)
 	if err := os.Rename(tmp, filepath.Join(content, "film.bin")); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ const retryFirstForTest = 5 * time.Second
 func TestStateDirUnwritable(t *testing.T) {
 	content := t.TempDir()
 	for _, n := range []string{"a.bin", "b.bin"} {
-		writeRandom(t, filepath.Join(content, n), 1<<20)
+		testenv.RandomFile(t, filepath.Join(content, n), 1<<20)
 	}
 	snapshot.Guard(t, content)
 	d, logs, cfg := startLogged(t, content, fastFS)
@@ -285,7 +286,7 @@ func TestSmallRowsNotStarved(t *testing.T) {
 // that systemd starts it on the new file, and readyz fails meanwhile.
 func TestCatalogReplaced(t *testing.T) {
 	content := t.TempDir()
-	writeRandom(t, filepath.Join(content, "a.bin"), 64<<10)
+	testenv.RandomFile(t, filepath.Join(content, "a.bin"), 64<<10)
 	d, logs, cfg := startLogged(t, content, fastFS)
 	d.waitState(t, d.insert(t, "a.bin"), lanseedd.StateReady)
 	path := strings.TrimPrefix(cfg.Catalog.DSN, "sqlite:")

@@ -20,6 +20,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd/internal/dbtest"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
 
 // cli runs the built binary as an operator would, in a working directory of
@@ -108,7 +109,7 @@ func TestInstallPath(t *testing.T) {
 				dsn := b.New(t)
 				siteTable(t, dsn)
 				content, state := t.TempDir(), t.TempDir()
-				data := writeRandom(t, filepath.Join(content, "Фильм.bin"), 1<<20+7)
+				data := testenv.RandomFile(t, filepath.Join(content, "Фильм.bin"), 1<<20+7)
 				snapshot.Guard(t, content)
 				admin := freeAddr(t)
 				settings := [][2]string{

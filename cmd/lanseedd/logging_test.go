@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lanseedd/lanseedd"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/seeder"
 )
 
@@ -203,7 +204,7 @@ func TestLogOneComponentKey(t *testing.T) {
 		// included: no line may carry the key twice.
 		var out logBuffer
 		content := t.TempDir()
-		writeRandom(t, filepath.Join(content, "a.bin"), 100<<10)
+		testenv.RandomFile(t, filepath.Join(content, "a.bin"), 100<<10)
 		// Eager, with an extra tracker that refuses (on loopback): the
 		// BitTorrent client has a torrent, announces it, and logs.
 		m := NewMain(testConfig(t, content, func(c *Config) {

@@ -22,6 +22,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/store"
 	"github.com/lanseedd/lanseedd/web"
 )
@@ -67,7 +68,7 @@ func (d *testDaemon) waitTiers(tb testing.TB, id int64, want [][]string) *metain
 // lists at once, one that stops beating after node.timeout.
 func TestNodesListEachOthersTrackers(t *testing.T) {
 	content := t.TempDir()
-	writeRandom(t, filepath.Join(content, "film.bin"), 1<<20)
+	testenv.RandomFile(t, filepath.Join(content, "film.bin"), 1<<20)
 	snapshot.Guard(t, content)
 	// b-fs is started first and holds the catalog; a-fs comes first in
 	// the lists all the same.
@@ -235,13 +236,13 @@ func copyOf(t *testing.T, st *store.Store, id int64, node string, state lanseedd
 // and no file is recorded as missing. Neither node writes to its content.
 func TestNodesCheckTheirCopies(t *testing.T) {
 	contentA, contentB := t.TempDir(), t.TempDir()
-	film := writeRandom(t, filepath.Join(contentA, "film.bin"), 2<<20)
+	film := testenv.RandomFile(t, filepath.Join(contentA, "film.bin"), 2<<20)
 	if err := os.WriteFile(filepath.Join(contentB, "film.bin"), film, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeRandom(t, filepath.Join(contentA, "other.bin"), 1<<20)
-	writeRandom(t, filepath.Join(contentB, "other.bin"), 1<<20)
-	writeRandom(t, filepath.Join(contentA, "only-a.bin"), 100<<10)
+	testenv.RandomFile(t, filepath.Join(contentA, "other.bin"), 1<<20)
+	testenv.RandomFile(t, filepath.Join(contentB, "other.bin"), 1<<20)
+	testenv.RandomFile(t, filepath.Join(contentA, "only-a.bin"), 100<<10)
 	old := time.Now().Add(-time.Hour) // settled files
 	for _, p := range []string{filepath.Join(contentA, "film.bin"), filepath.Join(contentB, "film.bin"),
 		filepath.Join(contentA, "other.bin"), filepath.Join(contentB, "other.bin"), filepath.Join(contentA, "only-a.bin")} {
@@ -350,8 +351,8 @@ func TestNodesCheckTheirCopies(t *testing.T) {
 // and as the other records it missing, and ends ready, hashed there.
 func TestNodesTakeMissingRows(t *testing.T) {
 	contentA, contentB := t.TempDir(), t.TempDir()
-	writeRandom(t, filepath.Join(contentB, "early.bin"), 200<<10)
-	writeRandom(t, filepath.Join(contentB, "late.bin"), 300<<10)
+	testenv.RandomFile(t, filepath.Join(contentB, "early.bin"), 200<<10)
+	testenv.RandomFile(t, filepath.Join(contentB, "late.bin"), 300<<10)
 	old := time.Now().Add(-time.Hour)
 	for _, p := range []string{"early.bin", "late.bin"} {
 		os.Chtimes(filepath.Join(contentB, p), old, old)
@@ -407,11 +408,11 @@ func waitFile(t *testing.T, path string, want []byte, what string) {
 // root. The primary's content is never written.
 func TestMirror(t *testing.T) {
 	primary, mirrorRoot := t.TempDir(), t.TempDir()
-	film := writeRandom(t, filepath.Join(primary, "film.bin"), 2<<20+7)
+	film := testenv.RandomFile(t, filepath.Join(primary, "film.bin"), 2<<20+7)
 	if err := os.MkdirAll(filepath.Join(primary, "show", "s01"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ep := writeRandom(t, filepath.Join(primary, "show", "s01", "e01.bin"), 300<<10)
+	ep := testenv.RandomFile(t, filepath.Join(primary, "show", "s01", "e01.bin"), 300<<10)
 	a := startDaemon(t, primary, quickNodes("a-fs"), fastFS)
 	filmID, showID := a.insert(t, "film.bin"), a.insert(t, "show")
 	filmRow := a.waitState(t, filmID, lanseedd.StateReady)

@@ -14,13 +14,14 @@ import (
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
 
 // TestNonCompactListsSeederPeerID: a non-compact announce reply (BEP 3)
 // lists our seeder with the peer id its own handshake sends.
 func TestNonCompactListsSeederPeerID(t *testing.T) {
 	content := t.TempDir()
-	writeRandom(t, filepath.Join(content, "a.bin"), 64<<10)
+	testenv.RandomFile(t, filepath.Join(content, "a.bin"), 64<<10)
 	snapshot.Guard(t, content)
 	d := startDaemon(t, content)
 	row := d.waitState(t, d.exec(t, "INSERT INTO files(path) VALUES ('a.bin')"), lanseedd.StateReady)

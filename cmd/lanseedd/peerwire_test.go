@@ -14,6 +14,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 )
 
 // Peer wire message ids (BEP 3, BEP 6).
@@ -108,7 +109,7 @@ func (p *wirePeer) write(b []byte) {
 // answers a duplicate request once instead of dropping the connection.
 func TestSeederWireManners(t *testing.T) {
 	content := t.TempDir()
-	data := writeRandom(t, filepath.Join(content, "a.bin"), 256<<10)
+	data := testenv.RandomFile(t, filepath.Join(content, "a.bin"), 256<<10)
 	snapshot.Guard(t, content)
 	d := startDaemon(t, content)
 	row := d.waitState(t, d.exec(t, "INSERT INTO files(path) VALUES ('a.bin')"), lanseedd.StateReady)

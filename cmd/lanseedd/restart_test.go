@@ -13,6 +13,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/torrentfile"
 )
 
@@ -45,12 +46,12 @@ func TestRestartReadsNoContent(t *testing.T) {
 	var files []string
 	for i := range 12 {
 		name := "f" + strconv.Itoa(i) + ".bin"
-		writeRandom(t, filepath.Join(content, name), 100<<10+i*1000)
+		testenv.RandomFile(t, filepath.Join(content, name), 100<<10+i*1000)
 		files = append(files, name)
 	}
 	os.MkdirAll(filepath.Join(content, "album", "cd1"), 0o755)
-	writeRandom(t, filepath.Join(content, "album", "cd1", "01.flac"), 300<<10)
-	writeRandom(t, filepath.Join(content, "album", "02.flac"), 200<<10)
+	testenv.RandomFile(t, filepath.Join(content, "album", "cd1", "01.flac"), 300<<10)
+	testenv.RandomFile(t, filepath.Join(content, "album", "02.flac"), 200<<10)
 	files = append(files, "album")
 	hourAgo := time.Now().Add(-time.Hour)
 	filepath.WalkDir(content, func(p string, _ os.DirEntry, _ error) error { return os.Chtimes(p, hourAgo, hourAgo) })
@@ -98,7 +99,7 @@ func TestRestartReadsNoContent(t *testing.T) {
 	// fingerprint's back (same size, mtime put back).
 	laterMtime()
 	f1 := filepath.Join(content, files[1])
-	data1 := writeRandom(t, f1, 100<<10+1000)
+	data1 := testenv.RandomFile(t, f1, 100<<10+1000)
 	f2 := filepath.Join(content, files[2])
 	fi, _ := os.Stat(f2)
 	fh, err := os.OpenFile(f2, os.O_WRONLY, 0)
@@ -149,7 +150,7 @@ func TestRestartReadsNoContent(t *testing.T) {
 func TestCreateCommand(t *testing.T) {
 	content := t.TempDir()
 	path := filepath.Join(content, "Фильм.mkv")
-	writeRandom(t, path, 1<<20+5)
+	testenv.RandomFile(t, path, 1<<20+5)
 	snapshot.Guard(t, content)
 	out := filepath.Join(t.TempDir(), "film.torrent")
 	var stdout, stderr bytes.Buffer

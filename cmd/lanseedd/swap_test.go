@@ -19,6 +19,7 @@ import (
 
 	"github.com/lanseedd/lanseedd"
 	"github.com/lanseedd/lanseedd/internal/snapshot"
+	"github.com/lanseedd/lanseedd/internal/testenv"
 	"github.com/lanseedd/lanseedd/web"
 	"golang.org/x/sys/unix"
 )
@@ -125,10 +126,10 @@ func TestSymlinkSwapServesNothingOutside(t *testing.T) {
 		t.Skip("20 s of swapping")
 	}
 	content, outside := t.TempDir(), t.TempDir()
-	inWeb := writeRandom(t, filepath.Join(content, "web.bin"), 64<<10)
-	outWeb := writeRandom(t, filepath.Join(outside, "web.bin"), 64<<10)
-	writeRandom(t, filepath.Join(content, "hash.bin"), 1<<20)
-	writeRandom(t, filepath.Join(outside, "hash.bin"), 1<<20)
+	inWeb := testenv.RandomFile(t, filepath.Join(content, "web.bin"), 64<<10)
+	outWeb := testenv.RandomFile(t, filepath.Join(outside, "web.bin"), 64<<10)
+	testenv.RandomFile(t, filepath.Join(content, "hash.bin"), 1<<20)
+	testenv.RandomFile(t, filepath.Join(outside, "hash.bin"), 1<<20)
 	for _, name := range []string{"web.bin", "hash.bin"} {
 		if err := os.Symlink(filepath.Join(outside, name), filepath.Join(content, ".swap-"+name)); err != nil {
 			t.Fatal(err)
@@ -226,20 +227,20 @@ func TestSymlinkSwapServesNothingOutside(t *testing.T) {
 // other rows, and the rows are hashed again once the files are back.
 func TestFIFOSwappedIn(t *testing.T) {
 	content := t.TempDir()
-	writeRandom(t, filepath.Join(content, "ready.bin"), 64<<10)
+	testenv.RandomFile(t, filepath.Join(content, "ready.bin"), 64<<10)
 	for _, dir := range []string{"slot1", "slot2"} {
 		if err := os.Mkdir(filepath.Join(content, dir), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		writeRandom(t, filepath.Join(content, dir, "a.bin"), 4<<20)
-		writeRandom(t, filepath.Join(content, dir, "z.bin"), 1000)
+		testenv.RandomFile(t, filepath.Join(content, dir, "a.bin"), 4<<20)
+		testenv.RandomFile(t, filepath.Join(content, dir, "z.bin"), 1000)
 	}
 	for _, name := range []string{".fifo-ready", ".fifo-slot1", ".fifo-slot2"} {
 		if err := syscall.Mkfifo(filepath.Join(content, name), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeRandom(t, filepath.Join(content, "later.bin"), 1<<20)
+	testenv.RandomFile(t, filepath.Join(content, "later.bin"), 1<<20)
 	snapshot.Guard(t, content)
 	// 100 requests at once from one address: more than the per-address
 	// connection cap, which would refuse some before they reach the FIFO.

@@ -48,12 +48,12 @@ func getWith(tb testing.TB, url string, header map[string]string) (*http.Respons
 func TestPublicEndpoints(t *testing.T) {
 	content := t.TempDir()
 	name := "Фильм 01.bin"
-	data := writeRandom(t, filepath.Join(content, name), 300<<10+17)
+	data := testenv.RandomFile(t, filepath.Join(content, name), 300<<10+17)
 	if err := os.Mkdir(filepath.Join(content, "Series"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ep := writeRandom(t, filepath.Join(content, "Series", "e01.bin"), 50<<10)
-	writeRandom(t, filepath.Join(content, "secret.bin"), 10)
+	ep := testenv.RandomFile(t, filepath.Join(content, "Series", "e01.bin"), 50<<10)
+	testenv.RandomFile(t, filepath.Join(content, "secret.bin"), 10)
 	snapshot.Guard(t, content)
 
 	d := startDaemon(t, content, func(c *Config) { c.HTTP.WebSeedMode = web.WebSeedAlways })
@@ -269,7 +269,7 @@ print(len(d.entries))
 func TestWebSeedAlone(t *testing.T) {
 	content := t.TempDir()
 	name := "Фильм web seed.bin"
-	data := writeRandom(t, filepath.Join(content, name), 1<<20+333)
+	data := testenv.RandomFile(t, filepath.Join(content, name), 1<<20+333)
 	snapshot.Guard(t, content)
 	d := startDaemon(t, content)
 	id := d.exec(t, "INSERT INTO files(path) VALUES (?)", name)
@@ -367,7 +367,7 @@ func TestWebSeedAlone(t *testing.T) {
 // seed, stored or served, and it serves nothing.
 func TestWebSeedOff(t *testing.T) {
 	content := t.TempDir()
-	writeRandom(t, filepath.Join(content, "a.bin"), 100<<10)
+	testenv.RandomFile(t, filepath.Join(content, "a.bin"), 100<<10)
 	snapshot.Guard(t, content)
 	d := startDaemon(t, content, func(c *Config) {
 		c.HTTP.WebSeedMode = web.WebSeedOff
