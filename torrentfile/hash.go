@@ -111,10 +111,12 @@ func HashPieces(ctx context.Context, files []File, total, pieceLength int64, wor
 	choose := newChooser(runs)
 	for range workers {
 		wg.Go(func() {
-			// On one thread, so that the probe's runs are timed by the
-			// thread's CPU time (see threadCPU).
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
+			if choose.probing {
+				// On one thread, so that the probe's runs are timed by
+				// the thread's CPU time (see threadCPU).
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
 			r := spanReader{files: files, sequential: true}
 			defer r.close()
 			ph := pieceHasher{h: sha1.New(), pieceLength: pieceLength, total: total, out: out}
@@ -201,22 +203,24 @@ func (ph *pieceHasher) readLanes(r *spanReader, off int64) (bool, error) {
 		r.lanes = make([]byte, laneBuffer)
 	}
 	var lanes [sha1x8.Lanes][]byte
-	for o := int64(0); o < pl; o += chunk {
-		if chunk == pl {
-			// Whole pieces: consecutive, so one read per file.
-			if err := r.readAt(r.lanes[:sha1x8.Lanes*pl], off); err != nil {
-				return true, err
-			}
+	for j := range lanes {
+		lanes[j] = r.lanes[int64(j)*chunk : int64(j+1)*chunk]
+	}
+	if chunk == pl {
+		// Whole pieces, consecutive: one read per file.
+		if err := r.readAt(r.lanes[:sha1x8.Lanes*pl], off); err != nil {
+			return true, err
 		}
-		for j := range lanes {
-			lanes[j] = r.lanes[int64(j)*chunk : int64(j+1)*chunk]
-			if chunk < pl {
+		ph.x8.Write(&lanes)
+	} else {
+		for o := int64(0); o < pl; o += chunk {
+			for j := range lanes {
 				if err := r.readAt(lanes[j], off+int64(j)*pl+o); err != nil {
 					return true, err
 				}
 			}
+			ph.x8.Write(&lanes)
 		}
-		ph.x8.Write(&lanes)
 	}
 	ph.sum8()
 	return true, nil
@@ -302,15 +306,24 @@ func (r *spanReader) readAt(b []byte, off int64) error {
 		if err != nil {
 			return err
 		}
-		if _, err := f.ReadAt(b[:n], fileOff); err != nil {
-			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("read %s: %w", fl.Abs, ErrShrank)
-			}
-			return fmt.Errorf("read %s: %w", fl.Abs, err)
+		if err := readFull(f, fl, b[:n], fileOff); err != nil {
+			return err
 		}
 		b = b[n:]
 		return nil
 	})
+}
+
+// readFull reads len(b) bytes at off of fl, open as f; a file that ends
+// before is ErrShrank.
+func readFull(f *os.File, fl *File, b []byte, off int64) error {
+	if _, err := f.ReadAt(b, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("read %s: %w", fl.Abs, ErrShrank)
+		}
+		return fmt.Errorf("read %s: %w", fl.Abs, err)
+	}
+	return nil
 }
 
 // read calls fn with the bytes of [off, off+n) of fl, read into r's buffer.
@@ -320,11 +333,8 @@ func (r *spanReader) read(f *os.File, fl *File, off, n int64, fn func([]byte)) e
 	}
 	for n > 0 {
 		b := r.buf[:min(int64(len(r.buf)), n)]
-		if _, err := f.ReadAt(b, off); err != nil {
-			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("read %s: %w", fl.Abs, ErrShrank)
-			}
-			return fmt.Errorf("read %s: %w", fl.Abs, err)
+		if err := readFull(f, fl, b, off); err != nil {
+			return err
 		}
 		fn(b)
 		off, n = off+int64(len(b)), n-int64(len(b))
