@@ -205,6 +205,59 @@ func TestSuperSeedOffers(t *testing.T) {
 	}
 }
 
+// TestSuperSeedSlidesOnSent: an offered piece the seeder has sent whole
+// makes room for the next offer at once, though the peer has not said it
+// has it. aria2 tells its peers of new pieces twenty at a time, or every
+// ten seconds: a window of sixteen pieces that slid only on the peer's
+// haves waited for pieces from other peers before the seeder sent more.
+func TestSuperSeedSlidesOnSent(t *testing.T) {
+	const pieces = 320 // 5 MiB in 16 KiB pieces
+	port, ih := seedForTest(t, true, pieces)
+	a := dialPeer(t, port, ih)
+	_, _, aOffers := a.offers()
+	b := dialPeer(t, port, ih)
+	_, _, bOffers := b.offers()
+	if len(aOffers) != 256 || len(bOffers) != 16 {
+		t.Fatalf("offered %d and %d pieces, want 256 and 16", len(aOffers), len(bOffers))
+	}
+	offered := map[int]bool{}
+	for _, i := range append(aOffers, bOffers...) {
+		offered[i] = true
+	}
+
+	b.send(pp.Message{Type: pp.Interested})
+	b.waitFor(pp.Unchoke)
+	for _, i := range bOffers {
+		b.send(pp.Message{Type: pp.Request, Index: pp.Integer(i), Begin: 0, Length: torrentfile.MinPieceLength})
+	}
+	// Every piece but the last is followed by the next offer before the
+	// last piece arrives; b never says it has any.
+	var more []int
+	b.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for got := 0; got < len(bOffers); {
+		var m pp.Message
+		if err := b.dec.Decode(&m); err != nil {
+			t.Fatalf("after %d of its %d pieces and %d new offers: %v", got, len(bOffers), len(more), err)
+		}
+		switch {
+		case m.Keepalive:
+		case m.Type == pp.Piece:
+			got++
+		case m.Type == pp.Have:
+			more = append(more, int(m.Index))
+		}
+	}
+	if want := len(bOffers) - 1; len(more) < want {
+		t.Fatalf("%d pieces offered while b's %d offers were sent, want at least %d", len(more), len(bOffers), want)
+	}
+	for _, i := range more {
+		if offered[i] {
+			t.Errorf("piece %d offered to b was offered before, while %d were offered to no peer", i, pieces-256-16)
+		}
+		offered[i] = true
+	}
+}
+
 // TestSuperSeedWidensWhileIdle: once the seeder's upload has fallen to
 // less than half its best second, a peer that is interested but asks for
 // nothing more is offered more pieces, more at each look, each a piece it

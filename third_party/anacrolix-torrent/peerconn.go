@@ -101,10 +101,12 @@ type PeerConn struct {
 
 	// lanseedd: super-seeding (superseed.go). superSeeding is set when the
 	// connection's first messages offered no pieces; superSeedOffered holds
-	// the pieces offered since that the peer has not said it has;
+	// the pieces offered since that the peer has not said it has, and
+	// superSeedSent how many bytes of each of those were sent to it;
 	// superSeedExtra widens its window while the seed idles.
 	superSeeding     bool
 	superSeedOffered []pieceIndex
+	superSeedSent    map[pieceIndex]int
 	superSeedExtra   int
 
 	requestState requestStrategy.PeerRequestState
@@ -1267,12 +1269,17 @@ func (c *PeerConn) sendChunk(r Request, msg func(pp.Message) bool) (more bool) {
 	panicif.NotEq(len(b), r.Length.Int())
 	c.deleteReadyPeerRequest(r)
 	c.lastChunkSent = time.Now()
-	return msg(pp.Message{
+	more = msg(pp.Message{
 		Type:  pp.Piece,
 		Index: r.Index,
 		Begin: r.Begin,
 		Piece: b,
 	})
+	if c.superSeeding {
+		// lanseedd: an offered piece sent whole makes room for another.
+		c.superSeedSentChunk(r)
+	}
+	return more
 }
 
 func (c *PeerConn) setTorrent(t *Torrent) {

@@ -8,12 +8,13 @@ package torrent
 // then carries pieces it has already sent. A super-seeding connection
 // advertises no pieces (have-none, or no bitfield) and offers the peer a
 // few at a time with have messages, each the piece fewest peers have or
-// are being offered; when the peer says it has an offered piece, it is
-// offered another. So the seed sends about one copy of each piece before
+// are being offered; when it has sent the peer an offered piece, it
+// offers another. So the seed sends about one copy of each piece before
 // it sends any twice, and the peers trade the rest among themselves.
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/anacrolix/missinggo/v2/bitmap"
@@ -189,21 +190,26 @@ func (pc *PeerConn) superSeedStart() bool {
 	return true
 }
 
-// superSeedOffer drops the offers the peer now has and tops its offers up
-// to the window.
+// superSeedOffer drops the offers the peer now has and tops up the
+// offers not yet sent to it to the window.
 func (pc *PeerConn) superSeedOffer() {
 	t := pc.t
 	kept := pc.superSeedOffered[:0]
+	unsent := 0
 	for _, i := range pc.superSeedOffered {
 		if pc.peerHasPiece(i) {
 			t.superSeedOffers[i]--
+			delete(pc.superSeedSent, i)
 			continue
 		}
 		kept = append(kept, i)
+		if pc.superSeedSent[i] < t.pieceLength(i).Int() {
+			unsent++
+		}
 	}
 	pc.superSeedOffered = kept
 	want := pc.superSeedWant()
-	for len(pc.superSeedOffered) < want {
+	for ; unsent < want; unsent++ {
 		i, ok := t.superSeedPick(pc)
 		if !ok {
 			return
@@ -214,12 +220,34 @@ func (pc *PeerConn) superSeedOffer() {
 	}
 }
 
+// superSeedSentChunk counts a chunk sent to the peer, and offers the next
+// piece when it completes an offered one. The window slides on what was
+// sent, not on the peer's have: aria2 tells its peers of new pieces twenty
+// at a time (or every ten seconds), so a window of fewer pieces than that
+// sat sent and full until the peer had twenty pieces from anyone, and a
+// peer that others fed little was fed little by the seed as well.
+func (pc *PeerConn) superSeedSentChunk(r Request) {
+	i := pieceIndex(r.Index)
+	if !slices.Contains(pc.superSeedOffered, i) {
+		return
+	}
+	if pc.superSeedSent == nil {
+		pc.superSeedSent = make(map[pieceIndex]int)
+	}
+	before := pc.superSeedSent[i]
+	pc.superSeedSent[i] += r.Length.Int()
+	if n := pc.t.pieceLength(i).Int(); before < n && pc.superSeedSent[i] >= n {
+		pc.superSeedOffer()
+	}
+}
+
 // superSeedEnd forgets a closed connection's offers.
 func (pc *PeerConn) superSeedEnd() {
 	for _, i := range pc.superSeedOffered {
 		pc.t.superSeedOffers[i]--
 	}
 	pc.superSeedOffered = nil
+	pc.superSeedSent = nil
 }
 
 // superSeedPick returns the piece to offer pc next: one it has neither got
