@@ -411,7 +411,7 @@ func (b *bench) swarm(ctx context.Context, hosts []*netlab.Host, name string, we
 	}
 	if stopTimeline != nil {
 		rate, _ := benchkit.ParseRate(b.opts.rate)
-		s.timeline = timeline(stopTimeline(), rate, time.Second, b.opts.size)
+		s.timeline = timeline(stopTimeline(), rate, b.opts.serverRate(), time.Second, b.opts.size)
 	}
 	after, err := b.server().Counters(context.Background())
 	if err != nil {

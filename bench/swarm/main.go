@@ -30,6 +30,7 @@ type options struct {
 	clients  int
 	size     int64
 	rate     string
+	server   string // the server's link rate, when not rate
 	delay    string
 	queue    int
 	subnet   string
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	size := fs.String("size", "100MiB", "file size (bytes, or with KiB, MiB, GiB)")
 	fs.IntVar(&o.clients, "n", 20, "number of subscribers")
 	fs.StringVar(&o.rate, "rate", "50mbit", "rate of every link, each way (tc syntax)")
+	fs.StringVar(&o.server, "server-rate", "", "rate of the server's link, each way, when it is faster or slower than the clients' (tc syntax; default: -rate)")
 	fs.StringVar(&o.delay, "delay", "2ms", "delay of every link, each way (tc syntax; needs the kernel's netem, dropped with a warning without it)")
 	fs.IntVar(&o.queue, "queue", 0, "packets that may wait at each end of every link (0: the kernel's default, 1,000 for a veth)")
 	fs.StringVar(&o.subnet, "subnet", netlab.DefaultSubnet.String(), "the LAN's IPv4 subnet")
@@ -126,6 +128,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if _, err := benchkit.ParseRate(o.rate); err != nil {
 		return o, fmt.Errorf("-rate: %w", err)
 	}
+	if o.server != "" {
+		if _, err := benchkit.ParseRate(o.server); err != nil {
+			return o, fmt.Errorf("-server-rate: %w", err)
+		}
+	}
 	return o, nil
 }
 
@@ -169,8 +176,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-subnet: %w", err)
 	}
-	logf("building the LAN: 1 server + %d clients, %s each way, delay %s%s", o.clients, o.rate, orNone(o.delay), o.queueNote())
-	lab, err := netlab.New(ctx, netlab.Config{Hosts: o.clients + 1, Rate: o.rate, Delay: o.delay, Queue: o.queue, Subnet: subnet})
+	logf("building the LAN: 1 server + %d clients, %s each way, delay %s%s", o.clients, o.rate, orNone(o.delay), o.linkNote())
+	lab, err := netlab.New(ctx, netlab.Config{Hosts: o.clients + 1, Rate: o.rate, Rates: []string{o.server}, Delay: o.delay, Queue: o.queue, Subnet: subnet})
 	if err != nil {
 		return err
 	}
@@ -224,12 +231,27 @@ func writeRandom(path string, size int64) error {
 	return os.Chtimes(path, old, old)
 }
 
-// queueNote is what the report adds to a link's description for -queue.
-func (o options) queueNote() string {
-	if o.queue <= 0 {
-		return ""
+// linkNote is what the report adds to a link's description for
+// -server-rate and -queue.
+func (o options) linkNote() string {
+	note := ""
+	if o.server != "" {
+		note += fmt.Sprintf(", server %s", o.server)
 	}
-	return fmt.Sprintf(", queue %d packets", o.queue)
+	if o.queue > 0 {
+		note += fmt.Sprintf(", queue %d packets", o.queue)
+	}
+	return note
+}
+
+// serverRate is the server's link rate in bits a second.
+func (o options) serverRate() float64 {
+	r := o.server
+	if r == "" {
+		r = o.rate
+	}
+	rate, _ := benchkit.ParseRate(r)
+	return rate
 }
 
 func orNone(s string) string {

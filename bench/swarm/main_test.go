@@ -83,7 +83,7 @@ func TestTimeline(t *testing.T) {
 			{RxBytes: uint64(h * mb / 2), TxBytes: uint64(h * mb / 4)},
 		}})
 	}
-	rows := timeline(ss, 8e6, time.Second, 4*mb)
+	rows := timeline(ss, 8e6, 8e6, time.Second, 4*mb)
 	if len(rows) != 2 {
 		t.Fatalf("%d rows, want 2: %+v", len(rows), rows)
 	}
@@ -101,8 +101,12 @@ func TestTimeline(t *testing.T) {
 	if !strings.Contains(b.String(), "| 1.0 | 100 | 25 | 50 | 50 | 100 | 25 | 25 |") {
 		t.Errorf("timeline table:\n%s", b.String())
 	}
-	if timeline(ss[:1], 8e6, time.Second, 4*mb) != nil {
+	if timeline(ss[:1], 8e6, 8e6, time.Second, 4*mb) != nil {
 		t.Error("one sample made rows")
+	}
+	// A server on a link twice the clients' is half as busy.
+	if rows := timeline(ss, 8e6, 16e6, time.Second, 4*mb); rows[0].serverUp != 50 || rows[0].downMax != 100 {
+		t.Errorf("server on a 16 Mbit/s link: %+v", rows[0])
 	}
 }
 

@@ -82,7 +82,7 @@ func (r *report) print(w io.Writer) {
 			ratio = fmt.Sprintf("%.1f", r.http.max().Seconds()/v.swarm.max().Seconds())
 		}
 		fmt.Fprintf(w, "| %d | %s, delay %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.opts.clients, r.opts.rate, orNone(r.opts.delay), r.opts.queueNote(), benchkit.HumanSize(r.opts.size),
+			r.opts.clients, r.opts.rate, orNone(r.opts.delay), r.opts.linkNote(), benchkit.HumanSize(r.opts.size),
 			httpP50, httpMax, v.name(), sec(v.swarm.p50()), sec(v.swarm.max()), solo,
 			ratio, soloRatio, httpTx, copies(v.swarm.serverTx))
 	}
@@ -140,7 +140,7 @@ func (r *report) print(w io.Writer) {
 // scenarios, with the solo time and 1.5× it as lines.
 func (r *report) chart(path string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%d clients fetch %s, every link %s each way", r.opts.clients, benchkit.HumanSize(r.opts.size), r.opts.rate)
+	p.Title.Text = fmt.Sprintf("%d clients fetch %s, every link %s each way%s", r.opts.clients, benchkit.HumanSize(r.opts.size), r.opts.rate, r.opts.linkNote())
 	p.X.Label.Text = "client (fastest first)"
 	// A logarithmic axis: the swarm's seconds and HTTP's minutes both
 	// stay readable, and so does the swarm against the goal.

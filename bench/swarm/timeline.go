@@ -65,14 +65,18 @@ func recordTimeline(l *netlab.Lab, interval time.Duration, logf func(string, ...
 	}
 }
 
-// timeline cuts samples into windows of the given length; rate is the
-// link's rate in bits a second and size the file's.
-func timeline(ss []sample, rate float64, window time.Duration, size int64) []timelineRow {
-	if len(ss) < 2 || rate <= 0 || size <= 0 {
+// timeline cuts samples into windows of the given length; rate is a
+// client's link rate in bits a second, serverRate the server's, and size
+// the file's.
+func timeline(ss []sample, rate, serverRate float64, window time.Duration, size int64) []timelineRow {
+	if len(ss) < 2 || rate <= 0 || serverRate <= 0 || size <= 0 {
 		return nil
 	}
 	first := ss[0]
-	pct := func(bytes uint64, d time.Duration) float64 { return float64(bytes) * 8 / d.Seconds() / rate * 100 }
+	pctOf := func(rate float64) func(uint64, time.Duration) float64 {
+		return func(bytes uint64, d time.Duration) float64 { return float64(bytes) * 8 / d.Seconds() / rate * 100 }
+	}
+	pct := pctOf(rate)
 	var rows []timelineRow
 	for i := 0; i < len(ss)-1; {
 		j := i + 1
@@ -85,7 +89,7 @@ func timeline(ss []sample, rate float64, window time.Duration, size int64) []tim
 		if d <= 0 || clients < 1 || len(b.c) != len(a.c) {
 			break
 		}
-		row := timelineRow{at: a.at - first.at, serverUp: pct(b.c[0].TxBytes-a.c[0].TxBytes, d)}
+		row := timelineRow{at: a.at - first.at, serverUp: pctOf(serverRate)(b.c[0].TxBytes-a.c[0].TxBytes, d)}
 		var up uint64
 		down := make([]float64, clients)
 		got := make([]float64, clients)

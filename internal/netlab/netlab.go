@@ -32,6 +32,10 @@ type Config struct {
 	// Rate limits every link in each direction, in tc's syntax ("50mbit",
 	// "1gbit"); empty leaves the links unshaped.
 	Rate string
+	// Rates, where Rates[i] is not empty, limits host i's link instead of
+	// Rate, in each direction: a server on a faster link than its
+	// clients'.
+	Rates []string
 	// Delay is added in each direction of every link, in tc's syntax
 	// ("2ms"), so a round trip between two hosts takes four times it;
 	// empty adds none. It needs the kernel's netem qdisc (see
@@ -147,10 +151,14 @@ func (l *Lab) build(ctx context.Context) error {
 		}
 		// The host's own egress is its upload; the bridge port's egress
 		// is its download.
-		if err := l.shape(ctx, h.NS, Iface); err != nil {
+		rate := l.cfg.Rate
+		if i < len(l.cfg.Rates) && l.cfg.Rates[i] != "" {
+			rate = l.cfg.Rates[i]
+		}
+		if err := l.shape(ctx, h.NS, Iface, rate); err != nil {
 			return err
 		}
-		if err := l.shape(ctx, b, port); err != nil {
+		if err := l.shape(ctx, b, port, rate); err != nil {
 			return err
 		}
 	}
@@ -161,8 +169,8 @@ func (l *Lab) build(ctx context.Context) error {
 func (l *Lab) port(i int) string { return "h" + strconv.Itoa(i) }
 
 // shape puts the rate limit and the delay on dev's egress in namespace ns.
-func (l *Lab) shape(ctx context.Context, ns, dev string) error {
-	if l.cfg.Rate == "" && l.cfg.Delay == "" {
+func (l *Lab) shape(ctx context.Context, ns, dev, rate string) error {
+	if rate == "" && l.cfg.Delay == "" {
 		return nil
 	}
 	netem := []string{"-n", ns, "qdisc", "add", "dev", dev}
@@ -170,7 +178,7 @@ func (l *Lab) shape(ctx context.Context, ns, dev string) error {
 	if l.cfg.Queue > 0 {
 		netemLimit = strconv.Itoa(l.cfg.Queue)
 	}
-	if l.cfg.Rate == "" {
+	if rate == "" {
 		return run(ctx, "tc", append(netem, "root", "netem", "delay", l.cfg.Delay, "limit", netemLimit)...)
 	}
 	// HTB rather than TBF, so a netem delay can hang below the rate limit
@@ -178,7 +186,7 @@ func (l *Lab) shape(ctx context.Context, ns, dev string) error {
 	if err := runAll(ctx,
 		[]string{"tc", "-n", ns, "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "1"},
 		[]string{"tc", "-n", ns, "class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb",
-			"rate", l.cfg.Rate, "ceil", l.cfg.Rate, "burst", "64k", "cburst", "64k", "quantum", "65536"},
+			"rate", rate, "ceil", rate, "burst", "64k", "cburst", "64k", "quantum", "65536"},
 	); err != nil {
 		return err
 	}

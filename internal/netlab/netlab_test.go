@@ -196,6 +196,25 @@ func TestLabQueue(t *testing.T) {
 	}
 }
 
+// TestLabRates: a host given its own rate has it at both ends of its
+// link, and the others have the lab's.
+func TestLabRates(t *testing.T) {
+	needLab(t)
+	l := newLab(t, Config{Hosts: 2, Rate: "20mbit", Rates: []string{"200mbit"}})
+	ctx := context.Background()
+	for i, want := range []string{"200Mbit", "20Mbit"} {
+		for _, end := range []struct{ ns, dev string }{{l.Host(i).NS, Iface}, {l.BridgeNS(), l.port(i)}} {
+			out, err := exec.CommandContext(ctx, "tc", "-n", end.ns, "class", "show", "dev", end.dev).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !regexp.MustCompile(`class htb 1:1 .*rate ` + want + ` ceil ` + want).Match(out) {
+				t.Errorf("host %d, %s in %s: want rate %s:\n%s", i, end.dev, end.ns, want, out)
+			}
+		}
+	}
+}
+
 func TestLabDelay(t *testing.T) {
 	needLab(t)
 	if !DelaySupported(context.Background()) {
