@@ -73,10 +73,10 @@ func timeline(ss []sample, rate, serverRate float64, window time.Duration, size 
 		return nil
 	}
 	first := ss[0]
-	pctOf := func(rate float64) func(uint64, time.Duration) float64 {
-		return func(bytes uint64, d time.Duration) float64 { return float64(bytes) * 8 / d.Seconds() / rate * 100 }
+	// pct is bytes sent in d, in percent of a link of rate bits a second.
+	pct := func(bytes uint64, d time.Duration, rate float64) float64 {
+		return float64(bytes) * 8 / d.Seconds() / rate * 100
 	}
-	pct := pctOf(rate)
 	var rows []timelineRow
 	for i := 0; i < len(ss)-1; {
 		j := i + 1
@@ -89,16 +89,16 @@ func timeline(ss []sample, rate, serverRate float64, window time.Duration, size 
 		if d <= 0 || clients < 1 || len(b.c) != len(a.c) {
 			break
 		}
-		row := timelineRow{at: a.at - first.at, serverUp: pctOf(serverRate)(b.c[0].TxBytes-a.c[0].TxBytes, d)}
+		row := timelineRow{at: a.at - first.at, serverUp: pct(b.c[0].TxBytes-a.c[0].TxBytes, d, serverRate)}
 		var up uint64
 		down := make([]float64, clients)
 		got := make([]float64, clients)
 		for k := 1; k <= clients; k++ {
 			up += b.c[k].TxBytes - a.c[k].TxBytes
-			down[k-1] = pct(b.c[k].RxBytes-a.c[k].RxBytes, d)
+			down[k-1] = pct(b.c[k].RxBytes-a.c[k].RxBytes, d, rate)
 			got[k-1] = float64(b.c[k].RxBytes-first.c[k].RxBytes) / float64(size) * 100
 		}
-		row.clientsUp = pct(up, d) / float64(clients)
+		row.clientsUp = pct(up, d, rate) / float64(clients)
 		slices.Sort(down)
 		slices.Sort(got)
 		row.downMin, row.downMed, row.downMax = down[0], down[(clients-1)/2], down[clients-1]
