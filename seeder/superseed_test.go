@@ -205,31 +205,51 @@ func TestSuperSeedOffers(t *testing.T) {
 	}
 }
 
+// twoPeersPieces is how many pieces twoPeers seeds: 5 MiB in 16 KiB
+// pieces.
+const twoPeersPieces = 320
+
+// twoPeers seeds twoPeersPieces pieces and connects two peers: a, offered
+// the 256 pieces (4 MiB) of a peer downloading alone, then b, offered 16
+// (256 KiB, to a peer that has nothing among others).
+func twoPeers(t *testing.T) (a, b *rawPeer, aOffers, bOffers []int) {
+	t.Helper()
+	port, ih := seedForTest(t, true, twoPeersPieces)
+	a = dialPeer(t, port, ih)
+	_, _, aOffers = a.offers()
+	b = dialPeer(t, port, ih)
+	_, _, bOffers = b.offers()
+	if len(aOffers) != 256 || len(bOffers) != 16 {
+		t.Fatalf("offered %d and %d pieces, want 256 and 16", len(aOffers), len(bOffers))
+	}
+	return a, b, aOffers, bOffers
+}
+
+// request says the peer is interested and, once unchoked, asks for the
+// pieces (16 KiB each, one request each).
+func (p *rawPeer) request(pieces []int) {
+	p.t.Helper()
+	p.send(pp.Message{Type: pp.Interested})
+	p.waitFor(pp.Unchoke)
+	for _, i := range pieces {
+		p.send(pp.Message{Type: pp.Request, Index: pp.Integer(i), Begin: 0, Length: torrentfile.MinPieceLength})
+	}
+}
+
 // TestSuperSeedSlidesOnSent: an offered piece the seeder has sent whole
 // makes room for the next offer at once, though the peer has not said it
 // has it. aria2 tells its peers of new pieces twenty at a time, or every
 // ten seconds: a window of sixteen pieces that slid only on the peer's
 // haves waited for pieces from other peers before the seeder sent more.
 func TestSuperSeedSlidesOnSent(t *testing.T) {
-	const pieces = 320 // 5 MiB in 16 KiB pieces
-	port, ih := seedForTest(t, true, pieces)
-	a := dialPeer(t, port, ih)
-	_, _, aOffers := a.offers()
-	b := dialPeer(t, port, ih)
-	_, _, bOffers := b.offers()
-	if len(aOffers) != 256 || len(bOffers) != 16 {
-		t.Fatalf("offered %d and %d pieces, want 256 and 16", len(aOffers), len(bOffers))
-	}
+	const pieces = twoPeersPieces
+	_, b, aOffers, bOffers := twoPeers(t)
 	offered := map[int]bool{}
 	for _, i := range append(aOffers, bOffers...) {
 		offered[i] = true
 	}
 
-	b.send(pp.Message{Type: pp.Interested})
-	b.waitFor(pp.Unchoke)
-	for _, i := range bOffers {
-		b.send(pp.Message{Type: pp.Request, Index: pp.Integer(i), Begin: 0, Length: torrentfile.MinPieceLength})
-	}
+	b.request(bOffers)
 	// Every piece but the last is followed by the next offer before the
 	// last piece arrives; b never says it has any.
 	var more []int
@@ -266,15 +286,8 @@ func TestSuperSeedSlidesOnSent(t *testing.T) {
 // peers it is interested in every ten seconds: with fixed windows the
 // seeder sat idle while its peers waited on each other.)
 func TestSuperSeedWidensWhileIdle(t *testing.T) {
-	const pieces = 320 // 5 MiB in 16 KiB pieces
-	port, ih := seedForTest(t, true, pieces)
-	a := dialPeer(t, port, ih)
-	_, _, aOffers := a.offers()
-	b := dialPeer(t, port, ih)
-	_, _, bOffers := b.offers()
-	if len(aOffers) != 256 || len(bOffers) != 16 {
-		t.Fatalf("offered %d and %d pieces, want 256 and 16", len(aOffers), len(bOffers))
-	}
+	const pieces = twoPeersPieces
+	a, b, aOffers, bOffers := twoPeers(t)
 	toA, toB := map[int]bool{}, map[int]bool{}
 	for _, i := range aOffers {
 		toA[i] = true
@@ -284,12 +297,9 @@ func TestSuperSeedWidensWhileIdle(t *testing.T) {
 	}
 
 	// b downloads its window, and then asks for nothing more.
-	b.send(pp.Message{Type: pp.Interested})
-	b.waitFor(pp.Unchoke)
-	for _, i := range bOffers {
-		b.send(pp.Message{Type: pp.Request, Index: pp.Integer(i), Begin: 0, Length: torrentfile.MinPieceLength})
-	}
-	// A second after its window was sent, the seeder's last second is
+	b.request(bOffers)
+	// As its window is sent, b is offered a window more (16 pieces, which
+	// it does not ask for). A second after, the seeder's last second is
 	// below half its best: it looks once a second, and each look doubles
 	// what b is offered beyond its window (16 pieces, then 32).
 	_, _, more := b.offersUntil(time.Now().Add(3500 * time.Millisecond))

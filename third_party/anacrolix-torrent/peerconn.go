@@ -101,12 +101,11 @@ type PeerConn struct {
 
 	// lanseedd: super-seeding (superseed.go). superSeeding is set when the
 	// connection's first messages offered no pieces; superSeedOffered holds
-	// the pieces offered since that the peer has not said it has, and
-	// superSeedSent how many bytes of each of those were sent to it;
-	// superSeedExtra widens its window while the seed idles.
+	// the pieces offered since that the peer has not said it has, each
+	// with how many of its bytes were sent to the peer; superSeedExtra
+	// widens its window while the seed idles.
 	superSeeding     bool
-	superSeedOffered []pieceIndex
-	superSeedSent    map[pieceIndex]int
+	superSeedOffered map[pieceIndex]int
 	superSeedExtra   int
 
 	requestState requestStrategy.PeerRequestState

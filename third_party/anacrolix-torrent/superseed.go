@@ -14,7 +14,6 @@ package torrent
 
 import (
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/anacrolix/missinggo/v2/bitmap"
@@ -190,31 +189,31 @@ func (pc *PeerConn) superSeedStart() bool {
 	return true
 }
 
-// superSeedOffer drops the offers the peer now has and tops up the
-// offers not yet sent to it to the window.
+// superSeedOffer drops the offers the peer now has, and offers more
+// pieces until the window's worth of offers are not yet sent to it.
 func (pc *PeerConn) superSeedOffer() {
 	t := pc.t
-	kept := pc.superSeedOffered[:0]
+	if pc.superSeedOffered == nil {
+		pc.superSeedOffered = make(map[pieceIndex]int)
+	}
 	unsent := 0
-	for _, i := range pc.superSeedOffered {
+	for i, sent := range pc.superSeedOffered {
 		if pc.peerHasPiece(i) {
 			t.superSeedOffers[i]--
-			delete(pc.superSeedSent, i)
+			delete(pc.superSeedOffered, i)
 			continue
 		}
-		kept = append(kept, i)
-		if pc.superSeedSent[i] < t.pieceLength(i).Int() {
+		if sent < t.pieceLength(i).Int() {
 			unsent++
 		}
 	}
-	pc.superSeedOffered = kept
 	want := pc.superSeedWant()
 	for ; unsent < want; unsent++ {
 		i, ok := t.superSeedPick(pc)
 		if !ok {
 			return
 		}
-		pc.superSeedOffered = append(pc.superSeedOffered, i)
+		pc.superSeedOffered[i] = 0
 		t.superSeedOffers[i]++
 		pc.have(i)
 	}
@@ -228,26 +227,22 @@ func (pc *PeerConn) superSeedOffer() {
 // peer that others fed little was fed little by the seed as well.
 func (pc *PeerConn) superSeedSentChunk(r Request) {
 	i := pieceIndex(r.Index)
-	if !slices.Contains(pc.superSeedOffered, i) {
+	before, offered := pc.superSeedOffered[i]
+	if !offered {
 		return
 	}
-	if pc.superSeedSent == nil {
-		pc.superSeedSent = make(map[pieceIndex]int)
-	}
-	before := pc.superSeedSent[i]
-	pc.superSeedSent[i] += r.Length.Int()
-	if n := pc.t.pieceLength(i).Int(); before < n && pc.superSeedSent[i] >= n {
+	pc.superSeedOffered[i] += r.Length.Int()
+	if n := pc.t.pieceLength(i).Int(); before < n && pc.superSeedOffered[i] >= n {
 		pc.superSeedOffer()
 	}
 }
 
 // superSeedEnd forgets a closed connection's offers.
 func (pc *PeerConn) superSeedEnd() {
-	for _, i := range pc.superSeedOffered {
+	for i := range pc.superSeedOffered {
 		pc.t.superSeedOffers[i]--
 	}
 	pc.superSeedOffered = nil
-	pc.superSeedSent = nil
 }
 
 // superSeedPick returns the piece to offer pc next: one it has neither got
