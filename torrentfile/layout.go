@@ -198,9 +198,9 @@ func (l Layout) InOrderOf(info *metainfo.Info) (Layout, error) {
 func Classify(err error) error {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("%w: %v", ErrMissing, err)
+		return fmt.Errorf("%w: %w", ErrMissing, err)
 	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("%w: not readable: %v", ErrBadPath, err)
+		return fmt.Errorf("%w: not readable: %w", ErrBadPath, err)
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package torrentfile
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"net"
@@ -392,5 +393,47 @@ func TestVerifySwappedFile(t *testing.T) {
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("%s: took %s", what, d)
 		}
+	}
+}
+
+// TestErrorsKeepTheirCause: an error that says what became of a row also
+// says why, for errors.Is: a canceled verify is not a changed file, and an
+// unreadable one is fs.ErrPermission to whoever logs or counts it.
+func TestErrorsKeepTheirCause(t *testing.T) {
+	for _, c := range []struct {
+		cause, kind error
+	}{
+		{fs.ErrNotExist, ErrMissing},
+		{fs.ErrPermission, ErrBadPath},
+	} {
+		err := Classify(&fs.PathError{Op: "open", Path: "/srv/film.mkv", Err: c.cause})
+		if !errors.Is(err, c.kind) || !errors.Is(err, c.cause) {
+			t.Errorf("Classify(%v) = %v: want both %v and %v", c.cause, err, c.kind, c.cause)
+		}
+	}
+
+	root := t.TempDir()
+	path := filepath.Join(root, "film.bin")
+	if err := os.WriteFile(path, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mi, err := Create(t.Context(), path, CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	torrent := filepath.Join(t.TempDir(), "1.torrent")
+	out, err := os.Create(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mi.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	row := lanseedd.Row{FileID: 1, Path: "film.bin", State: lanseedd.StateReady}
+	if _, err := Verify(ctx, root, torrent, row, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("Verify with its context canceled: %v, want context.Canceled in the chain", err)
 	}
 }

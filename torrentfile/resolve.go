@@ -50,9 +50,9 @@ func Resolve(root, rel string) (string, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("%w: %s", ErrMissing, abs)
 	case errors.Is(err, fs.ErrPermission):
-		return "", fmt.Errorf("%w: %s is not readable: %v", ErrBadPath, abs, err)
+		return "", fmt.Errorf("%w: %s is not readable: %w", ErrBadPath, abs, err)
 	case err != nil:
-		return "", fmt.Errorf("%w: %v", ErrBadPath, err)
+		return "", fmt.Errorf("%w: %w", ErrBadPath, err)
 	}
 	if !Within(root, real) {
 		return "", fmt.Errorf("%w: %q is a link to %s", ErrOutsideRoot, rel, real)

@@ -20,11 +20,11 @@ var ErrMismatch = errors.New("content does not match the stored torrent")
 func Verify(ctx context.Context, root, torrentFile string, row lanseedd.Row, workers int) (int64, error) {
 	mi, err := metainfo.LoadFromFile(torrentFile)
 	if err != nil {
-		return 0, fmt.Errorf("%w: stored .torrent unreadable: %v", ErrMismatch, err)
+		return 0, fmt.Errorf("%w: stored .torrent unreadable: %w", ErrMismatch, err)
 	}
 	info, err := mi.UnmarshalInfo()
 	if err != nil {
-		return 0, fmt.Errorf("%w: stored .torrent unreadable: %v", ErrMismatch, err)
+		return 0, fmt.Errorf("%w: stored .torrent unreadable: %w", ErrMismatch, err)
 	}
 	abs, err := Resolve(root, row.Path)
 	if err != nil {
@@ -38,11 +38,11 @@ func Verify(ctx context.Context, root, torrentFile string, row lanseedd.Row, wor
 		return 0, Classify(err)
 	}
 	if l, err = l.InOrderOf(&info); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrMismatch, err)
+		return 0, fmt.Errorf("%w: %w", ErrMismatch, err)
 	}
 	pieces, err := HashPieces(ctx, l.Files, l.Total, info.PieceLength, workers, nil)
 	if err != nil {
-		return l.Total, fmt.Errorf("%w: %v", ErrMismatch, err)
+		return l.Total, fmt.Errorf("%w: %w", ErrMismatch, err)
 	}
 	if !bytes.Equal(pieces, info.Pieces) {
 		bad := 0
