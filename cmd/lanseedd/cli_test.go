@@ -117,8 +117,14 @@ func TestHelpAndExitCodes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "none")); !os.IsNotExist(err) {
 		t.Errorf("a read command on a missing catalog created its directory: %v", err)
 	}
-	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "lanseedd ") {
-		t.Errorf("version: exit %d, %q", code, out)
+	code, want, _ := runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(want, "lanseedd ") {
+		t.Errorf("version: exit %d, %q", code, want)
+	}
+	for _, arg := range []string{"--version", "-version", "-V"} {
+		if code, out, errs := runCLI(t, arg); code != 0 || out != want {
+			t.Errorf("%s: exit %d, %q (stderr %q), want %q as the version command prints", arg, code, out, errs, want)
+		}
 	}
 }
 
