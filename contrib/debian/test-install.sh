@@ -21,8 +21,15 @@ if dpkg -s lanseedd >/dev/null 2>&1; then
 fi
 trap 'apt purge lanseedd || true' EXIT
 
-# Install.
-apt install "./$deb"
+# Install, without a warning from the maintainer scripts.
+out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" 2>&1) || fail "install: $out"
+if grep -i 'warning' <<<"$out" | grep -v '^W: \|apt does not have a stable CLI'; then
+  fail "install printed a warning"
+fi
+[ "$(stat -c %a:%U:%G /var/lib/lanseedd)" = 750:lanseedd:lanseedd ] \
+  || fail "/var/lib/lanseedd not 0750 lanseedd:lanseedd: $(stat -c %a:%U:%G /var/lib/lanseedd 2>&1)"
+runuser -u lanseedd -- /usr/bin/lanseedd files add -config /etc/lanseedd/lanseedd.yml x.mkv >/dev/null \
+  || fail "the lanseedd user cannot add a row to the embedded catalog before the first start"
 /usr/bin/lanseedd version | grep -q '^lanseedd 0\.' || fail "lanseedd version: $(/usr/bin/lanseedd version)"
 getent passwd lanseedd >/dev/null || fail "no lanseedd user"
 getent group lanseedd >/dev/null || fail "no lanseedd group"
@@ -58,7 +65,6 @@ enabled || fail "unit not enabled on first install (deb-systemd-helper)"
 dpkg -V lanseedd || fail "dpkg -V"
 
 # State the service would have written, to see what purge removes.
-install -d -o lanseedd -g lanseedd -m 0750 /var/lib/lanseedd
 touch /var/lib/lanseedd/state
 
 # An operator's disable survives an upgrade (here a reinstall).
