@@ -97,8 +97,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetHelpTemplate("usage: {{.UseLine}}{{with (or .Long .Short)}}\n\n{{. | trimTrailingWhitespaces}}{{end}}" +
 		strings.Replace(usageBody, "{{.UseLine}}", "", 1))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	// lanseedd --version answers as the version command does, as most
-	// daemons' do (transmission-daemon -V, litestream version).
+	// --version and -V answer as the version command does: what an
+	// operator types first (transmission-daemon -V, opentracker -v).
 	root.Version = versionString()
 	root.SetVersionTemplate("lanseedd {{.Version}}\n")
 	root.Flags().BoolP("version", "V", false, "print the version and commit")
