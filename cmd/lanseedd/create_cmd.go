@@ -32,20 +32,22 @@ func createCommand() *cobra.Command {
 		Short: "make a .torrent of a file or directory (as mktorrent)",
 		Args:  cobra.ExactArgs(1),
 	}
+	// The one-letter flags are mktorrent's, so that a mktorrent command
+	// line (mktorrent -a URL -l 18 -o OUT PATH) works as it is.
 	fs := cmd.Flags()
 	var announce, webSeeds listFlag
 	out := fs.StringP("output", "o", "", "output file (default NAME.torrent in the current directory; - for stdout)")
-	fs.Var(&announce, "announce", "tracker URL; repeat for backup tiers, separate URLs of one tier with commas")
-	fs.Var(&webSeeds, "web-seed", "web seed URL (BEP 19); repeatable")
+	fs.VarP(&announce, "announce", "a", "tracker URL; repeat for backup tiers, separate URLs of one tier with commas")
+	fs.VarP(&webSeeds, "web-seed", "w", "web seed URL (BEP 19); repeatable")
 	fs.Var(&webSeeds, "webseed", "") // the older spelling, hidden
 	fs.MarkHidden("webseed")
-	pieceLength := fs.String("piece-length", "auto", "piece length: bytes (262144, 256K, 1M), mktorrent's exponent (18), or auto (1,000–2,000 pieces)")
-	private := fs.Bool("private", false, "set the private flag (no DHT or PEX)")
-	comment := fs.String("comment", "", "comment")
-	source := fs.String("source", "", "source string in the info dictionary (changes the infohash)")
-	noDate := fs.Bool("no-date", false, "leave out the creation date")
+	pieceLength := fs.StringP("piece-length", "l", "auto", "piece length: bytes (262144, 256K, 1M), mktorrent's exponent (18), or auto (1,000–2,000 pieces)")
+	private := fs.BoolP("private", "p", false, "set the private flag (no DHT or PEX)")
+	comment := fs.StringP("comment", "c", "", "comment")
+	source := fs.StringP("source", "s", "", "source string in the info dictionary (changes the infohash)")
+	noDate := fs.BoolP("no-date", "d", false, "leave out the creation date")
 	force := fs.BoolP("force", "f", false, "overwrite the output file")
-	workers := fs.Int("workers", 0, "hashing goroutines (default one per core)")
+	workers := fs.IntP("workers", "t", 0, "hashing goroutines (default one per core)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return create(cmd.Context(), args[0], createFlags{
 			out: *out, announce: announce, webSeeds: webSeeds, pieceLength: *pieceLength, private: *private,

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -195,5 +197,52 @@ func TestCreateCommand(t *testing.T) {
 	// An existing output file is not overwritten without -f.
 	if err := run(context.Background(), []string{"create", "-o", out, path}, &stdout, &stderr); err == nil {
 		t.Error("create overwrote an existing file")
+	}
+}
+
+// TestCreateTakesMktorrentsCommandLine: a mktorrent command line, its
+// one-letter flags as they are, makes the same torrent with lanseedd create.
+func TestCreateTakesMktorrentsCommandLine(t *testing.T) {
+	mktorrent := testenv.RequireTool(t, "mktorrent")
+	content := t.TempDir()
+	album := filepath.Join(content, "Album")
+	for i, name := range []string{"CD 1/01.flac", "CD 1/02.flac", "cover.jpg"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(album, name)), 0o755)
+		testenv.RandomFile(t, filepath.Join(album, name), 70000+i*33333)
+	}
+	snapshot.Guard(t, content)
+	dir := t.TempDir()
+	args := func(out string) []string {
+		return []string{"-d", "-t", "2", "-l", "16", "-p", "-s", "lan", "-c", "a comment",
+			"-a", "http://tracker.lan/announce,udp://tracker.lan:6969/announce", "-a", "http://backup.lan/announce",
+			"-w", "http://files.lan/Album/", "-o", out, album}
+	}
+	mkOut, ourOut := filepath.Join(dir, "mk.torrent"), filepath.Join(dir, "ours.torrent")
+	if b, err := exec.Command(mktorrent, args(mkOut)...).CombinedOutput(); err != nil {
+		t.Fatalf("mktorrent: %v\n%s", err, b)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), append([]string{"create"}, args(ourOut)...), &stdout, &stderr); err != nil {
+		t.Fatalf("lanseedd create with mktorrent's flags: %v\n%s", err, stderr.String())
+	}
+	want, err := metainfo.LoadFromFile(mkOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := metainfo.LoadFromFile(ourOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.HashInfoBytes() != want.HashInfoBytes() {
+		t.Errorf("infohash %s, mktorrent's %s", got.HashInfoBytes(), want.HashInfoBytes())
+	}
+	if fmt.Sprint(got.AnnounceList) != fmt.Sprint(want.AnnounceList) || got.Announce != want.Announce {
+		t.Errorf("announce %q %q, mktorrent's %q %q", got.Announce, got.AnnounceList, want.Announce, want.AnnounceList)
+	}
+	if fmt.Sprint(got.UrlList) != fmt.Sprint(want.UrlList) || got.Comment != want.Comment {
+		t.Errorf("web seeds %q, comment %q; mktorrent's %q, %q", got.UrlList, got.Comment, want.UrlList, want.Comment)
+	}
+	if got.CreationDate != 0 || want.CreationDate != 0 {
+		t.Errorf("-d: creation dates %d and mktorrent's %d", got.CreationDate, want.CreationDate)
 	}
 }
