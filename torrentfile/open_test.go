@@ -355,11 +355,10 @@ func TestScanBeneathRefusesWindowsHazards(t *testing.T) {
 	}
 }
 
-// TestVerifySwappedFile: `lanseedd verify` on a row whose file is now a
-// FIFO or a link out answers at once that the row must be redone.
-func TestVerifySwappedFile(t *testing.T) {
-	root, outside := openTree(t)
-	path := filepath.Join(root, "film.bin")
+// storedTorrent makes path's torrent and writes it where the seeder keeps
+// one, returning the file's path.
+func storedTorrent(t *testing.T, path string) string {
+	t.Helper()
 	mi, err := Create(t.Context(), path, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -369,10 +368,19 @@ func TestVerifySwappedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer out.Close()
 	if err := mi.Write(out); err != nil {
 		t.Fatal(err)
 	}
-	out.Close()
+	return torrent
+}
+
+// TestVerifySwappedFile: `lanseedd verify` on a row whose file is now a
+// FIFO or a link out answers at once that the row must be redone.
+func TestVerifySwappedFile(t *testing.T) {
+	root, outside := openTree(t)
+	path := filepath.Join(root, "film.bin")
+	torrent := storedTorrent(t, path)
 	row := lanseedd.Row{FileID: 1, Path: "film.bin", State: lanseedd.StateReady}
 	if _, err := Verify(t.Context(), root, torrent, row, 1); err != nil {
 		t.Fatalf("unchanged: %v", err)
@@ -417,19 +425,7 @@ func TestErrorsKeepTheirCause(t *testing.T) {
 	if err := os.WriteFile(path, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mi, err := Create(t.Context(), path, CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	torrent := filepath.Join(t.TempDir(), "1.torrent")
-	out, err := os.Create(torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mi.Write(out); err != nil {
-		t.Fatal(err)
-	}
-	out.Close()
+	torrent := storedTorrent(t, path)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	row := lanseedd.Row{FileID: 1, Path: "film.bin", State: lanseedd.StateReady}
